@@ -1,0 +1,42 @@
+# The README's two commands are `make demo` and `make test`; both bootstrap .venv.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install demo test test-fast lint bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
+
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install the pinned dependencies
+
+demo: install  ## Generate a world, validate, ingest, build and materialize features
+	$(BIN)/talentmap demo
+
+test: install  ## Lint, then run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: install  ## Unit tests only
+	$(BIN)/pytest -m "not e2e"
+
+lint: install  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
+	$(BIN)/python -m benchmarks.run
+
+clean:  ## Remove generated data and stores (keeps .venv)
+	rm -rf data/lake data/worlds data/features data/feast

@@ -1,0 +1,29 @@
+"""The ``talentmap`` console command: one subcommand per pipeline step.
+
+Each stage keeps its commands beside its code and registers them here, so this module
+only assembles the application and does no work at import time.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from talentmap.commands import data as data_commands
+from talentmap.commands import generate as generate_commands
+from talentmap.features import cli as feature_commands
+
+app = typer.Typer(
+    name="talentmap",
+    help="Find France's most promising young companies and founders early, region by region.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+generate_commands.register(app)
+data_commands.register(app)
+app.add_typer(feature_commands.app, name="features")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
