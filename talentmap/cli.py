@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from talentmap.commands import data as data_commands
+from talentmap.commands import demo as demo_commands
 from talentmap.commands import generate as generate_commands
 from talentmap.features import cli as feature_commands
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 
 generate_commands.register(app)
 data_commands.register(app)
+demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
 
 
