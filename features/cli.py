@@ -2,4 +2,6 @@
 
 import typer
 
-app = typer.Typer(help="Build feature tables and run the Feast feature store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build feature tables and run the Feast feature store.", no_args_is_help=True
+)

@@ -27,6 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from talentmap.training.config import TrainingConfig
+
 
 class LakeSettings(BaseModel):
     """Where validated snapshots are stored immutably."""
@@ -74,6 +76,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = LakeSettings()
     generator: GeneratorSettings = GeneratorSettings()
     features: FeatureSettings = FeatureSettings()
+    training: TrainingConfig = TrainingConfig()
 
     @classmethod
     def settings_customise_sources(
