@@ -1,0 +1,12 @@
+"""The programs feature view (columns and semantics: `talentmap.features.catalog`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feast import FeatureView
+from talentmap.features.definitions.common import family_view
+
+
+def programs_view(tables_dir: Path) -> FeatureView:
+    return family_view("programs", tables_dir)

@@ -1,0 +1,41 @@
+"""Profile family: sector, region and country from the first known day, the founding date
+once it is reached, and closure from its date on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from talentmap.features.events import DAY, align, epoch_days, union_days
+from talentmap.features.prepare import Prepared, org_start_rows
+
+
+def build_profile(p: Prepared) -> pd.DataFrame:
+    organizations = p.table("organizations")
+    static = org_start_rows(p)
+    for column in ("sector", "region", "country"):
+        values = organizations[column] if column in organizations.columns else None
+        static[column] = (
+            values.astype(object).where(values.notna(), None).to_numpy()
+            if values is not None
+            else None
+        )
+    founded = p.orgs.dropna(subset=["founded"])
+    founded = pd.DataFrame(
+        {
+            "org_id": founded["org_id"],
+            DAY: founded["founded"],
+            "founded_day": epoch_days(founded["founded"]),
+        }
+    )
+    closed = p.orgs.dropna(subset=["closed"])
+    closed = pd.DataFrame({"org_id": closed["org_id"], DAY: closed["closed"], "is_closed": 1.0})
+    keys = union_days([static, founded, closed], "org_id")
+    return align(
+        keys,
+        "org_id",
+        [
+            (static, {}),
+            (founded, {"founded_day": np.nan}),
+            (closed, {"is_closed": 0.0}),
+        ],
+    )

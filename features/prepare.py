@@ -1,0 +1,109 @@
+"""Shared, cleaned inputs of the family builders: organisations' start days and dated roles.
+
+Dates are normalised once here. Gender is never read: the ``people`` table is not used by
+any family (education, roles and exits carry everything the founders family needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from talentmap.features.events import DAY, to_day
+
+# Date columns read per table; the first one is the table's own event date.
+DATED_TABLES: dict[str, str] = {
+    "funding_rounds": "announced_on",
+    "programs": "started_on",
+    "headcount": "observed_on",
+    "job_postings": "posted_on",
+    "publications": "published_on",
+    "exits": "exited_on",
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Inputs for all families, with dates normalised and the snapshot day known."""
+
+    tables: dict[str, pd.DataFrame]
+    snapshot: pd.Timestamp
+    orgs: pd.DataFrame  # org_id, founded, first_seen, closed, start
+    roles: pd.DataFrame | None  # person_id, org_id, role, start, end (effective dates)
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.tables for n in names)
+
+    def table(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+def _col(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame.columns:
+        return to_day(frame[column])
+    return pd.Series(pd.NaT, index=frame.index, dtype="M8[ns]")
+
+
+def prepare(tables: dict[str, pd.DataFrame], snapshot_date: date) -> Prepared:
+    """Normalise dates and derive each organisation's first known day."""
+    organizations = tables["organizations"]
+    orgs = pd.DataFrame(
+        {
+            "org_id": organizations["org_id"].astype(object),
+            "founded": _col(organizations, "founded_on"),
+            "first_seen": _col(organizations, "first_seen_on"),
+            "closed": _col(organizations, "closed_on"),
+        }
+    )
+    first_round = (
+        tables["funding_rounds"]
+        .assign(_d=lambda f: to_day(f["announced_on"]))
+        .groupby("org_id")["_d"]
+        .min()
+    )
+    orgs["first_round"] = orgs["org_id"].map(first_round)
+
+    roles = None
+    if "roles" in tables:
+        raw = tables["roles"]
+        roles = pd.DataFrame(
+            {
+                "person_id": raw["person_id"].astype(object),
+                "org_id": raw["org_id"].astype(object),
+                "role": raw["role"].astype(object),
+                "start": _col(raw, "started_on"),
+                "end": _col(raw, "ended_on"),
+            }
+        )
+        # An undated role is taken to have started when the company first appears
+        # (earliest of founding, first sighting, first round: a min, so that a date after
+        # t can never stand in for one before t).
+        fallback = roles["org_id"].map(
+            orgs.set_index("org_id")[["founded", "first_seen", "first_round"]].min(axis=1)
+        )
+        roles["start"] = roles["start"].fillna(fallback)
+        roles = roles.dropna(subset=["start"]).reset_index(drop=True)
+
+    # The first day the organisation exists in any record: its families start there.
+    candidates = [orgs.set_index("org_id")[["founded", "first_seen"]].min(axis=1)]
+    for name, column in DATED_TABLES.items():
+        if name in tables and "org_id" in tables[name].columns:
+            frame = tables[name]
+            candidates.append(
+                pd.Series(_col(frame, column).to_numpy(), index=frame["org_id"].to_numpy())
+                .dropna()
+                .groupby(level=0)
+                .min()
+            )
+    if roles is not None:
+        candidates.append(roles.groupby("org_id")["start"].min())
+    earliest = pd.concat(candidates).groupby(level=0).min()
+    snapshot = pd.Timestamp(snapshot_date).normalize()
+    orgs["start"] = orgs["org_id"].map(earliest).fillna(snapshot).astype("M8[ns]")
+    return Prepared(tables=tables, snapshot=snapshot, orgs=orgs, roles=roles)
+
+
+def org_start_rows(p: Prepared) -> pd.DataFrame:
+    """One (org_id, day) row per organisation at its first known day."""
+    return pd.DataFrame({"org_id": p.orgs["org_id"], DAY: p.orgs["start"]})

@@ -1,0 +1,219 @@
+"""The Feast feature store of TalentMap: open, write tables, apply, materialize, retrieve.
+
+Configuration comes from the one YAML file (``feature_store.yaml``) with its ``${VAR}``
+placeholders expanded from the environment, overlaid with the folders of the settings.
+Retrieval takes as-of dates as dates or timestamps; naive timestamps are read as UTC and
+every returned ``as_of`` is a UTC timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from feast import FeatureStore
+from feast.repo_config import RepoConfig
+from talentmap.features.catalog import AS_OF_FIELD, EVENT_TS, FAMILIES, ORG_KEY, model_feature_refs
+from talentmap.features.definitions.common import table_path
+from talentmap.features.definitions.repo import repo_objects
+from talentmap.features.definitions.services import SERVICE_NAME
+
+from talentmap.settings import Settings
+
+CONFIG_FILE = "feature_store.yaml"
+SNAPSHOT_FILE = "snapshot.json"
+STORE_DIR_VAR = "TALENTMAP_FEAST_STORE_DIR"
+TABLES_DIR_VAR = "TALENTMAP_FEATURE_TABLES_DIR"
+PACKAGED_REPO = Path(__file__).resolve().parent / "feature_repo"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_TS_SUFFIX = "__ts"  # Feast's suffix for a feature's event timestamp in online responses
+MATERIALIZE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def config_file(settings: Settings) -> Path:
+    """The configured ``feature_store.yaml``, or the packaged default when the configured
+    repo folder has none (e.g. a ``Settings(home=tmp_path)`` in tests)."""
+    configured = settings.feature_repo_dir / CONFIG_FILE
+    return configured if configured.is_file() else PACKAGED_REPO / CONFIG_FILE
+
+
+def feast_environment(settings: Settings) -> dict[str, str]:
+    """The variables the YAML file may reference, taken from the settings."""
+    return {
+        STORE_DIR_VAR: str(settings.feature_store_dir),
+        TABLES_DIR_VAR: str(settings.feature_tables_dir),
+    }
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """``os.path.expandvars`` over an explicit mapping (unknown names are left as is)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return env.get(name, match.group(0))
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def load_config(settings: Settings) -> RepoConfig:
+    env = {**os.environ, **feast_environment(settings)}
+    raw = yaml.safe_load(expand(config_file(settings).read_text(encoding="utf-8"), env))
+    config = RepoConfig(**raw)
+    config.repo_path = settings.feature_repo_dir
+    return config
+
+
+def open_store(settings: Settings) -> FeatureStore:
+    """A FeatureStore on the configured YAML file, with a freshly read registry."""
+    settings.feature_store_dir.mkdir(parents=True, exist_ok=True)
+    return FeatureStore(repo_path=str(settings.feature_repo_dir), config=load_config(settings))
+
+
+def write_feature_tables(
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: Path,
+    snapshot_id: str,
+    snapshot_date: date | None = None,
+) -> dict[str, Path]:
+    """Write one Parquet file per family and ``snapshot.json`` (lineage to the lake).
+
+    Each file is written under a temporary name and renamed, so a reader never sees a
+    half-written table.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for family, frame in tables.items():
+        path = table_path(out_dir, family)
+        tmp = path.with_suffix(".parquet.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+        written[family] = path
+    lineage = {
+        "snapshot_id": snapshot_id,
+        "snapshot_date": snapshot_date.isoformat() if snapshot_date else None,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": {family: len(frame) for family, frame in tables.items()},
+    }
+    (out_dir / SNAPSHOT_FILE).write_text(json.dumps(lineage, indent=2), encoding="utf-8")
+    return written
+
+
+def read_lineage(tables_dir: Path) -> dict[str, Any] | None:
+    path = Path(tables_dir) / SNAPSHOT_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def apply(settings: Settings) -> FeatureStore:
+    """Register every definition, pointed at the configured tables folder."""
+    missing = [f for f in FAMILIES if not table_path(settings.feature_tables_dir, f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"feature tables missing in {settings.feature_tables_dir}: {', '.join(missing)}"
+            " (run `talentmap features build` first)"
+        )
+    store = open_store(settings)
+    store.apply(repo_objects(settings.feature_tables_dir))
+    store.refresh_registry()
+    return store
+
+
+def to_utc(values: Iterable[Any] | pd.Series) -> pd.Series:
+    """Dates or timestamps as UTC timestamps; naive values are taken to be UTC."""
+    series = pd.Series(values)
+    if series.dtype == object:
+        series = series.map(
+            lambda v: (
+                datetime(v.year, v.month, v.day)
+                if isinstance(v, date) and not isinstance(v, datetime)
+                else v
+            )
+        )
+    stamps = pd.to_datetime(series)
+    if stamps.dt.tz is None:
+        return stamps.dt.tz_localize("UTC")
+    return stamps.dt.tz_convert("UTC")
+
+
+def materialize(settings: Settings, end: datetime | date) -> FeatureStore:
+    """Load each entity's latest row dated on or before ``end`` into the online store."""
+    store = open_store(settings)
+    end_utc = to_utc([end]).iloc[0].to_pydatetime()
+    store.materialize(start_date=MATERIALIZE_FROM, end_date=end_utc)
+    return store
+
+
+def promise_columns() -> list[str]:
+    """Feature columns of the ``promise`` service, in retrieval order."""
+    return [ref.split(":", 1)[1] for ref in model_feature_refs()]
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = [ORG_KEY, AS_OF_FIELD, *promise_columns()]
+    return frame[columns]
+
+
+def get_training_frame(
+    settings: Settings, entity_df: pd.DataFrame, store: FeatureStore | None = None
+) -> pd.DataFrame:
+    """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order."""
+    store = store or open_store(settings)
+    as_of = to_utc(entity_df[AS_OF_FIELD].reset_index(drop=True))
+    entities = pd.DataFrame(
+        {
+            ORG_KEY: entity_df[ORG_KEY].astype(str).to_numpy(),
+            EVENT_TS: as_of,
+            AS_OF_FIELD: as_of,
+            "_row": range(len(entity_df)),
+        }
+    )
+    job = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service(SERVICE_NAME)
+    )
+    frame = job.to_df().sort_values("_row").reset_index(drop=True)
+    frame[AS_OF_FIELD] = to_utc(frame[AS_OF_FIELD])
+    return _tidy(frame)
+
+
+def get_online_features(
+    settings: Settings,
+    org_ids: Iterable[str],
+    as_of: datetime | date | None = None,
+    store: FeatureStore | None = None,
+) -> pd.DataFrame:
+    """Latest materialized ``promise`` features, time-relative ones computed at ``as_of``
+    (default: now, UTC)."""
+    store = store or open_store(settings)
+    when = to_utc([as_of or datetime.now(UTC)]).iloc[0].to_pydatetime()
+    rows = [{ORG_KEY: str(org), AS_OF_FIELD: when} for org in org_ids]
+    frame = store.get_online_features(
+        features=store.get_feature_service(SERVICE_NAME), entity_rows=rows
+    ).to_df(include_event_timestamps=True)
+    frame[AS_OF_FIELD] = pd.Timestamp(when)
+    return _tidy(_expire(frame, when))
+
+
+def _expire(frame: pd.DataFrame, when: datetime) -> pd.DataFrame:
+    """Blank values older than their view's TTL at ``when``, as historical retrieval does.
+
+    Feast's online read returns the latest materialized row however old it is; without
+    this, a stale hiring signal would be served where training saw it missing.
+    """
+    now = when.timestamp()
+    for spec in FAMILIES.values():
+        for column in spec.model_features:
+            stamp = f"{column}{_TS_SUFFIX}"
+            if column not in frame.columns or stamp not in frame.columns:
+                continue
+            seconds = pd.to_numeric(frame[stamp], errors="coerce")
+            stale = (seconds > 0) & (seconds + spec.ttl.total_seconds() < now)
+            frame[column] = frame[column].where(~stale, None if column in spec.strings else np.nan)
+    return frame

@@ -1,0 +1,61 @@
+"""Point-in-time correctness through Feast's get_historical_features, and agreement of
+Feast with the hand-written DuckDB ASOF JOIN reference."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from talentmap.features import store
+from talentmap.features.asof_reference import asof_join_duckdb
+from talentmap.features.build import build_feature_tables
+from talentmap.features.pit_check import alter_after, truncate_after
+from talentmap.features.toy_world import random_world
+
+from talentmap.settings import Settings
+
+SNAPSHOT = date(2025, 12, 31)
+
+
+def historical(home: Path, world: dict[str, pd.DataFrame], entity: pd.DataFrame) -> pd.DataFrame:
+    settings = Settings(home=home)
+    tables = build_feature_tables(world, SNAPSHOT)
+    store.write_feature_tables(tables, settings.feature_tables_dir, "test")
+    store.apply(settings)
+    return store.get_training_frame(settings, entity)
+
+
+def test_feast_features_at_t_ignore_the_future(tmp_path: Path) -> None:
+    world = random_world(40, 21)
+    rng = np.random.default_rng(21)
+    orgs = world["organizations"]["org_id"].tolist()
+    for i, t in enumerate([pd.Timestamp("2016-07-01"), pd.Timestamp("2020-03-15")]):
+        entity = pd.DataFrame({"org_id": orgs, "as_of": t.date()})
+        expected = historical(tmp_path / f"full{i}", world, entity)
+        assert expected.drop(columns=["org_id", "as_of"]).notna().any().any()
+        deleted = historical(tmp_path / f"del{i}", truncate_after(world, t.date()), entity)
+        pd.testing.assert_frame_equal(deleted, expected)
+        altered = historical(tmp_path / f"alt{i}", alter_after(world, t.date(), rng), entity)
+        pd.testing.assert_frame_equal(altered, expected)
+
+
+def test_feast_matches_the_duckdb_asof_reference(tmp_path: Path) -> None:
+    world = random_world(40, 22)
+    orgs = world["organizations"]["org_id"].tolist()
+    dates = pd.date_range("2014-01-01", periods=12, freq="QS-JAN") + pd.Timedelta(days=200)
+    # Mixed input kinds on purpose: naive timestamps, aware ones and plain dates.
+    as_of = [d for d in dates for _ in orgs]
+    entity = pd.DataFrame({"org_id": orgs * len(dates), "as_of": as_of}).sample(
+        frac=1.0, random_state=0
+    )
+    feast_frame = historical(tmp_path, world, entity)
+    reference = asof_join_duckdb(entity, Settings(home=tmp_path).feature_tables_dir)
+    assert feast_frame["org_id"].tolist() == entity["org_id"].tolist(), "input order kept"
+    pd.testing.assert_frame_equal(feast_frame, reference, check_dtype=False)
+    aware = entity.assign(as_of=pd.to_datetime(entity["as_of"]).dt.tz_localize("UTC"))
+    as_dates = entity.assign(as_of=pd.to_datetime(entity["as_of"]).dt.date)
+    settings = Settings(home=tmp_path)
+    for variant in (aware, as_dates):
+        pd.testing.assert_frame_equal(store.get_training_frame(settings, variant), feast_frame)

@@ -1,0 +1,66 @@
+"""Point-in-time correctness of the pure feature build.
+
+Property: for several as-of dates t over random worlds, deleting every event after t, or
+rewriting every event after t, leaves every feature value at t (and at a few earlier
+dates) unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from talentmap.features.asof_reference import asof_join_frames
+from talentmap.features.build import build_feature_tables
+from talentmap.features.pit_check import alter_after, truncate_after
+from talentmap.features.toy_world import random_world
+
+SNAPSHOT = date(2025, 12, 31)
+
+
+def features_at(world: dict[str, pd.DataFrame], days: list[pd.Timestamp]) -> pd.DataFrame:
+    tables = build_feature_tables(world, SNAPSHOT)
+    orgs = world["organizations"]["org_id"].tolist()
+    entity = pd.DataFrame({"org_id": orgs * len(days), "as_of": [d for d in days for _ in orgs]})
+    return asof_join_frames(entity, tables)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_future_events_never_change_features_at_t(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    world = random_world(60, seed)
+    for t in sorted(pd.Timestamp("2014-01-01") + pd.to_timedelta(rng.integers(0, 4000, 3), "D")):
+        days = [t - pd.Timedelta(days=400), t - pd.Timedelta(days=1), t]
+        expected = features_at(world, days)
+        assert expected.drop(columns=["org_id", "as_of"]).notna().any().any()
+        deleted = features_at(truncate_after(world, t.date()), days)
+        pd.testing.assert_frame_equal(deleted, expected, obj=f"deleted after {t.date()}")
+        altered = features_at(alter_after(world, t.date(), rng), days)
+        pd.testing.assert_frame_equal(altered, expected, obj=f"altered after {t.date()}")
+
+
+def test_altering_the_future_does_change_later_features() -> None:
+    """Guard against a vacuous property: the alteration is visible after t."""
+    world = random_world(60, 4)
+    t = pd.Timestamp("2017-01-01")
+    later = [pd.Timestamp("2025-12-31")]
+    before = features_at(world, later)
+    after = features_at(alter_after(world, t.date(), np.random.default_rng(0)), later)
+    assert not before.equals(after)
+
+
+def test_rows_only_on_event_days() -> None:
+    """Event-driven: never one row per entity per day, and one row per (entity, day)."""
+    world = random_world(80, 5)
+    tables = build_feature_tables(world, SNAPSHOT)
+    for name, frame in tables.items():
+        key = frame.columns[0]
+        assert not frame.duplicated([key, "event_timestamp"]).any(), name
+        assert (frame["event_timestamp"] <= pd.Timestamp(SNAPSHOT, tz="UTC")).all(), name
+        assert str(frame["event_timestamp"].dt.tz) == "UTC", name
+        assert (frame["event_timestamp"] == frame["event_timestamp"].dt.normalize()).all()
+    n_rounds = len(world["funding_rounds"])
+    n_orgs = len(world["organizations"])
+    assert len(tables["funding"]) <= n_rounds + n_orgs
