@@ -78,20 +78,22 @@ def build(
     """Time the feature build from the latest lake snapshot, then write and apply."""
     from talentmap.features import store
     from talentmap.features.build import build_feature_tables
+
     from talentmap.lake import Lake
 
     settings = _settings(work)
     lake = Lake(settings.lake_dir)
     snapshot = lake.latest()
     assert snapshot is not None, "ingest first"
-    tables = lake.load(snapshot.id)
+    tables = lake.load(snapshot.snapshot_id)
     input_rows = sum(len(t) for t in tables.values())
-    snapshot_date = date.fromisoformat(str(snapshot.manifest["snapshot_date"])[:10])
+    snapshot_date = snapshot.snapshot_date
+    assert snapshot_date is not None
     started = time.perf_counter()
     feature_tables = build_feature_tables(tables, snapshot_date)
     seconds = time.perf_counter() - started
     output_rows = sum(len(t) for t in feature_tables.values())
-    store.write_feature_tables(feature_tables, settings.feature_tables_dir, snapshot.id)
+    store.write_feature_tables(feature_tables, settings.feature_tables_dir, snapshot.snapshot_id)
     store.apply(settings)
     _report("feature build", seconds, input_rows, output_rows=output_rows)
 
@@ -103,7 +105,7 @@ def _entity_frame(work: Path) -> pd.DataFrame:
     lake = Lake(settings.lake_dir)
     snapshot = lake.latest()
     assert snapshot is not None
-    orgs = lake.load(snapshot.id, tables=["organizations"])["organizations"]
+    orgs = lake.load(snapshot.snapshot_id, tables=["organizations"])["organizations"]
     frames = [
         pd.DataFrame({"org_id": orgs["org_id"], "as_of": pd.Timestamp(d)}) for d in RETRIEVAL_AS_OF
     ]

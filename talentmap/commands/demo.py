@@ -70,20 +70,22 @@ def demo(
     )
     lake = Lake(settings.lake_dir)
     snapshot = lake.get(result.snapshot_id)
-    tables = _step("Load the snapshot (hashes verified)", lambda: lake.load(snapshot.id))
-    snapshot_date = snapshot.manifest["snapshot_date"]
+    tables = _step("Load the snapshot (hashes verified)", lambda: lake.load(snapshot.snapshot_id))
+    snapshot_date = snapshot.snapshot_date
+    if snapshot_date is None:
+        raise typer.BadParameter(f"snapshot {snapshot.snapshot_id} records no snapshot date")
     feature_tables = _step(
         "Build point-in-time feature tables",
-        lambda: build_feature_tables(tables, datetime.fromisoformat(str(snapshot_date)).date()),
+        lambda: build_feature_tables(tables, snapshot_date),
     )
     _step(
         "Write the offline store",
         lambda: feature_store.write_feature_tables(
-            feature_tables, settings.feature_tables_dir, snapshot.id
+            feature_tables, settings.feature_tables_dir, snapshot.snapshot_id
         ),
     )
     _step("feast apply", lambda: feature_store.apply(settings))
-    end = datetime.fromisoformat(str(snapshot_date)).replace(tzinfo=UTC)
+    end = datetime.combine(snapshot_date, datetime.min.time(), tzinfo=UTC)
     _step(
         "feast materialize into the online store", lambda: feature_store.materialize(settings, end)
     )
@@ -98,7 +100,7 @@ def demo(
         table.add_row(*(str(v) for v in row))
     console.print(table)
     console.print(
-        f"[bold green]Done.[/] Lake snapshot {snapshot.id}; online store under "
+        f"[bold green]Done.[/] Lake snapshot {snapshot.snapshot_id}; online store under "
         f"{settings.feature_store_dir}."
     )
 

@@ -1,0 +1,163 @@
+"""Hidden state of each organisation and the monthly hazard paths it implies.
+
+Everything that drives outcomes is drawn here, at founding, before any observable event:
+quality, founders' talent, a quality trajectory with its own noise, and the (hidden) plan
+of the seed round. The milestone and closure hazards are deterministic functions of that
+path, which is what makes the oracle exact: no later random draw feeds back into them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from talentmap.generate import geography, sectors
+from talentmap.generate.calendar import MonthGrid
+
+MAX_FOUNDERS = 4
+#: The planted historical bias: women-led teams of equal quality see their funding
+#: hazards (milestone included) and amounts multiplied by this factor.
+WOMEN_LED_FUNDING_FACTOR = 0.7
+WOMEN_LED_SHARE = 0.15
+
+# Milestone and closure hazard coefficients (logit scale); tuned so that the 24-month
+# label base rate among candidates sits around 10-15 %.
+MILESTONE_INTERCEPT = -6.0
+MILESTONE_SLOPE = 1.05
+SEED_BUMP = 1.1  # extra log-odds, peaking SEED_TO_PEAK months after the seed round
+SEED_TO_PEAK = 12.0
+SEED_BUMP_WIDTH = 7.0
+CLOSE_INTERCEPT = -5.0
+CLOSE_SLOPE = -0.7
+
+
+@dataclass
+class Orgs:
+    """Static attributes, one entry per organisation of the chunk."""
+
+    place: np.ndarray
+    country: np.ndarray
+    region: np.ndarray  # index into geography.REGIONS, -1 abroad
+    city: np.ndarray
+    sector: np.ndarray
+    founded_month: np.ndarray
+    women_led: np.ndarray
+    team_size: np.ndarray
+    quality: np.ndarray
+    talent: np.ndarray  # (n, MAX_FOUNDERS), NaN past the team size
+    latent: np.ndarray  # quality and team talent combined: what the hazards see
+
+    @property
+    def n(self) -> int:
+        return int(self.place.shape[0])
+
+    @property
+    def is_fr(self) -> np.ndarray:
+        return self.region >= 0
+
+    @property
+    def is_idf(self) -> np.ndarray:
+        return self.region == geography.IDF
+
+
+@dataclass
+class HazardPath:
+    """Month-by-month hidden path over ``grid.n_path`` months (float32 matrices)."""
+
+    trajectory: np.ndarray
+    h_milestone: np.ndarray
+    h_close: np.ndarray
+    seed_month: np.ndarray  # planned month of the seed round, -1 if none planned
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0)))
+
+
+def _founding_weights(grid: MonthGrid) -> np.ndarray:
+    """Creation picks up through 2021 and then plateaus, as the French census shows."""
+    years = grid.year_of(np.arange(grid.n_months))
+    w = np.clip(0.7 + 0.08 * (years - 2012), 0.6, 1.4).astype(float)
+    return w / w.sum()
+
+
+def draw_orgs(rng: np.random.Generator, n: int, grid: MonthGrid) -> Orgs:
+    place = geography.draw_places(rng, n)
+    region = geography.PLACE_REGION[place]
+    quality = rng.normal(0.0, 1.0, n)
+    team_size = rng.choice(np.arange(1, MAX_FOUNDERS + 1), size=n, p=[0.3, 0.42, 0.22, 0.06])
+    talent = rng.normal(0.0, 1.0, (n, MAX_FOUNDERS))
+    talent[np.arange(MAX_FOUNDERS)[None, :] >= team_size[:, None]] = np.nan
+    team_talent = np.nanmean(talent, axis=1)
+    return Orgs(
+        place=place,
+        country=geography.PLACE_COUNTRY[place],
+        region=region,
+        city=geography.PLACE_CITY[place],
+        sector=sectors.draw_sectors(rng, n),
+        founded_month=rng.choice(grid.n_months, size=n, p=_founding_weights(grid)),
+        women_led=rng.random(n) < WOMEN_LED_SHARE,
+        team_size=team_size,
+        quality=quality,
+        talent=talent,
+        latent=0.8 * quality + 0.45 * team_talent,
+    )
+
+
+def _calendar_effect(grid: MonthGrid) -> np.ndarray:
+    """Funding climate by year: the 2021 boom and the 2023-24 downturn."""
+    years = grid.year_of(np.arange(grid.n_path))
+    climate = {2020: -0.1, 2021: 0.35, 2022: 0.15, 2023: -0.25, 2024: -0.2, 2025: -0.1}
+    return np.array([climate.get(int(y), 0.0 if y < 2026 else -0.1) for y in years])
+
+
+def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPath:
+    n, months = orgs.n, grid.n_path
+    f = orgs.founded_month[:, None]
+    age = (np.arange(months)[None, :] - f).astype(np.float32)
+    alive_age = age >= 0
+
+    steps = rng.normal(0.0, 0.06, (n, months)).astype(np.float32)
+    steps[age <= 0] = 0.0
+    slope = rng.normal(0.0, 0.15, n).astype(np.float32)
+    trajectory = (
+        orgs.latent.astype(np.float32)[:, None]
+        + slope[:, None] * age / 12.0
+        + np.cumsum(steps, axis=1)
+    )
+    del steps
+
+    bias = np.where(orgs.women_led, WOMEN_LED_FUNDING_FACTOR, 1.0)
+    p_seed = _sigmoid(0.2 + 1.0 * orgs.latent) * bias
+    has_seed = rng.random(n) < p_seed
+    seed_age = np.maximum(2, np.round(np.exp(rng.normal(np.log(14.0) - 0.2 * orgs.latent, 0.45))))
+    seed_age = seed_age.astype(np.int64)
+    seed_month = np.where(has_seed, orgs.founded_month + seed_age, -1)
+
+    since_peak = age - (seed_age[:, None] + SEED_TO_PEAK)
+    bump = np.where(
+        has_seed[:, None], SEED_BUMP * np.exp(-0.5 * (since_peak / SEED_BUMP_WIDTH) ** 2), 0.0
+    )
+    geo = np.where(orgs.is_idf, 0.15, 0.0) - np.where(
+        np.isin(orgs.region, geography.OVERSEAS_CODES), 0.2, 0.0
+    )
+    logit_m = (
+        MILESTONE_INTERCEPT
+        + MILESTONE_SLOPE * trajectory
+        - 2.2 * np.exp(-age / 9.0)
+        + bump
+        + _calendar_effect(grid)[None, :]
+        + (sectors.MILESTONE_EFFECT[orgs.sector] + geo)[:, None]
+    )
+    h_milestone = (_sigmoid(logit_m) * bias[:, None] * (age >= 1)).astype(np.float32)
+    del logit_m, bump
+
+    # Closures peak in years 2-4, and better companies close less.
+    logit_c = (
+        CLOSE_INTERCEPT + CLOSE_SLOPE * trajectory + 0.6 * np.exp(-0.5 * ((age - 36.0) / 20.0) ** 2)
+    )
+    h_close = (_sigmoid(logit_c) * (age >= 3)).astype(np.float32)
+    h_milestone[~alive_age] = 0.0
+    h_close[~alive_age] = 0.0
+    return HazardPath(trajectory, h_milestone, h_close, seed_month)
