@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from talentmap.training.hyperparams import ModelConfig
 
 RoundType = Literal[
     "pre_seed",
@@ -89,13 +90,17 @@ class PromiseRules(BaseModel):
 
 
 class TrainingConfig(BaseModel):
-    """Configuration of the training stage; later sessions add model and tracking groups."""
+    """Configuration of the training stage; later sessions add the tracking group."""
 
     model_config = ConfigDict(extra="forbid")
 
     rules: PromiseRules = Field(
         default_factory=PromiseRules,
         description="Candidate selection and label definition.",
+    )
+    model: ModelConfig = Field(
+        default_factory=ModelConfig,
+        description="Promise model hyperparameters, time slices and calibration.",
     )
     as_of_every_months: int = Field(
         3,

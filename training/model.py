@@ -1,0 +1,296 @@
+"""The promise estimator: LightGBM with time-based early stopping and a later calibration.
+
+``PromiseModel`` knows nothing of Feast or MLflow: it takes a feature frame, 0/1 labels
+and the as-of date of every row. Conventions that matter for serving:
+
+- Categorical features (object / string / category columns, or the ones named) are
+  handled natively by LightGBM. Their vocabulary is FIXED at fit time and re-applied at
+  predict time, so a category never seen in training becomes NaN ("unknown") instead of
+  silently taking another category's code.
+- Missing values stay NaN: LightGBM learns where unknowns go. A missing signal is never
+  filled with 0 (0 rounds and "funding unknown" are different facts).
+- ``predict_raw`` is the booster's raw log-odds (the scale of ``pred_contrib``);
+  ``predict_proba`` passes it through the calibrator fitted on the calib slice.
+- ``save``/``load`` write the booster's own text format plus one JSON file (features,
+  categories, calibrator numbers, split, config): no pickle, readable by any later
+  version. The estimator itself also pickles (``lgb.Booster`` pickles as its text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from talentmap.training.calibration import Calibrator, fit_calibrator
+from talentmap.training.hyperparams import ModelConfig
+from talentmap.training.time_split import CALIB, TRAIN, VALID, TimeSplit, time_split
+
+FORMAT_VERSION = 1
+BOOSTER_FILE = "booster.txt"
+META_FILE = "promise_model.json"
+# Gender may only audit fairness (team notes, GDPR); a column that looks like it is refused.
+FORBIDDEN_FEATURE = re.compile(r"(^|_)(gender|sex|ethnic\w*)(_|$)", re.IGNORECASE)
+
+
+def _is_categorical(column: pd.Series) -> bool:
+    return bool(
+        isinstance(column.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(column.dtype)
+        or pd.api.types.is_string_dtype(column.dtype)
+    )
+
+
+def _vocabulary(column: pd.Series) -> list[str]:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(c) for c in column.cat.categories]
+    return sorted(column.dropna().astype(str).unique().tolist())
+
+
+def _labels(y: Any, n: int) -> np.ndarray:
+    values = pd.Series(np.asarray(y))
+    if len(values) != n:
+        raise ValueError(f"y has {len(values)} rows, frame has {n}")
+    if values.isna().any() or not values.isin([0, 1, True, False]).all():
+        raise ValueError("y must hold only 0 and 1 (refuse uncovered windows before fitting)")
+    return values.astype(np.int64).to_numpy()
+
+
+class PromiseModel(BaseEstimator):
+    """Calibrated LightGBM classifier of "promise", fitted on rows ordered by as-of date.
+
+    ``features``: the columns to use (default: every column of the fitted frame — pass the
+    list when the frame carries ids or dates). ``categorical_features``: default = the
+    object, string and category columns among them.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig | None = None,
+        features: Sequence[str] | None = None,
+        categorical_features: Sequence[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.features = features
+        self.categorical_features = categorical_features
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
+        """Train on the train slice, stop early on the valid slice, calibrate on the calib one.
+
+        ``y`` (0/1) and ``as_of`` (each row's as-of date) align with ``frame`` by position.
+        """
+        config = self.config or ModelConfig()
+        self._learn_schema(frame)
+        labels = _labels(y, len(frame))
+        if len(as_of) != len(frame):
+            raise ValueError(f"as_of has {len(as_of)} rows, frame has {len(frame)}")
+        split = time_split(as_of, config.valid_fraction, config.calib_fraction, config.purge_dates)
+        slices = split.assign(as_of)
+        rows = {name: slices == name for name in (TRAIN, VALID, CALIB)}
+        for name in (TRAIN, VALID):
+            if len(np.unique(labels[rows[name]])) < 2:
+                raise ValueError(f"the {name} slice holds a single class; cannot fit")
+        prepared = self.prepare(frame)
+        self.config_ = config
+        self.split_ = split
+        self.rows_ = {name: int(mask.sum()) for name, mask in rows.items()}
+        # None, not NaN, for an empty slice: the metadata must stay strict JSON.
+        self.base_rates_ = {
+            name: float(labels[mask].mean()) if mask.any() else None for name, mask in rows.items()
+        }
+        self._boost(
+            config,
+            (prepared[rows[TRAIN]], labels[rows[TRAIN]]),
+            (prepared[rows[VALID]], labels[rows[VALID]]),
+        )
+        raw_calib = self._raw(prepared[rows[CALIB]])
+        self.calibrator_ = fit_calibrator(config.calibration_method, raw_calib, labels[rows[CALIB]])
+        return self
+
+    def _boost(
+        self,
+        config: ModelConfig,
+        train: tuple[pd.DataFrame, np.ndarray],
+        valid: tuple[pd.DataFrame, np.ndarray],
+    ) -> None:
+        n_pos = int(train[1].sum())
+        weight = (
+            (len(train[1]) - n_pos) / n_pos
+            if config.scale_pos_weight == "auto"
+            else config.scale_pos_weight
+        )
+        params = {**config.lightgbm_params(), "scale_pos_weight": float(weight)}
+        train_set = lgb.Dataset(
+            train[0],
+            label=train[1],
+            categorical_feature=self.categorical_features_ or "auto",
+            free_raw_data=True,
+        )
+        valid_set = lgb.Dataset(valid[0], label=valid[1], reference=train_set)
+        history: dict[str, dict[str, list[float]]] = {}
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=config.n_estimators,
+            valid_sets=[valid_set],
+            valid_names=[VALID],
+            callbacks=[
+                lgb.early_stopping(
+                    config.early_stopping_rounds, first_metric_only=True, verbose=False
+                ),
+                lgb.record_evaluation(history),
+            ],
+        )
+        best = booster.best_iteration or booster.current_iteration()
+        # Keep only the trees up to the best round: the saved model and every prediction
+        # (and every contribution) then agree without passing num_iteration around.
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+        self.best_iteration_ = int(best)
+        self.validation_curve_ = [float(v) for v in history[VALID][config.early_stopping_metric]]
+        self.best_score_ = self.validation_curve_[best - 1]
+        self.scale_pos_weight_ = float(weight)
+
+    def _learn_schema(self, frame: pd.DataFrame) -> None:
+        names = list(self.features) if self.features is not None else list(frame.columns)
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            raise KeyError(f"features not in frame: {missing}")
+        forbidden = [c for c in names if FORBIDDEN_FEATURE.search(c)]
+        if forbidden:
+            raise ValueError(f"protected attributes cannot be model features: {forbidden}")
+        dated = [c for c in names if pd.api.types.is_datetime64_any_dtype(frame[c].dtype)]
+        if dated:
+            raise ValueError(f"absolute dates are not features (use days-since): {dated}")
+        if self.categorical_features is None:
+            categorical = [c for c in names if _is_categorical(frame[c])]
+        else:
+            categorical = [c for c in names if c in set(self.categorical_features)]
+            unknown = set(self.categorical_features) - set(names)
+            if unknown:
+                raise KeyError(f"categorical features not among the features: {sorted(unknown)}")
+        self.feature_names_ = names
+        self.categorical_features_ = categorical
+        self.categories_ = {c: _vocabulary(frame[c]) for c in categorical}
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("PromiseModel is not fitted yet; call fit or load")
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "booster_")
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame the booster reads: fitted feature order, fixed categories, NaN kept."""
+        absent = [c for c in self.feature_names_ if c not in frame.columns]
+        if absent:
+            raise KeyError(f"features missing from frame: {absent}")
+        out: dict[str, Any] = {}
+        for name in self.feature_names_:
+            column = frame[name]
+            if name in self.categories_:
+                # Unseen values get code -1, which LightGBM reads as missing.
+                as_text = column.astype("string")
+                out[name] = pd.Categorical(as_text, categories=self.categories_[name])
+            else:
+                out[name] = pd.to_numeric(column, errors="raise").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+        return pd.DataFrame(out, index=frame.index)
+
+    def _raw(self, prepared: pd.DataFrame) -> np.ndarray:
+        if prepared.empty:  # LightGBM refuses an empty frame; no rows, no scores
+            return np.empty(0, dtype=np.float64)
+        return np.asarray(self.booster_.predict(prepared, raw_score=True), dtype=np.float64)
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated log-odds, shape (n,); equals the row sums of ``pred_contrib``."""
+        self._check_fitted()
+        return self._raw(self.prepare(frame))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2): columns P(y=0), P(y=1)."""
+        positive = np.clip(self.calibrator_.transform(self.predict_raw(frame)), 0.0, 1.0)
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, frame: pd.DataFrame, threshold: float = 0.5) -> np.ndarray:
+        """0/1 decisions at ``threshold`` on the calibrated probability."""
+        return (self.predict_proba(frame)[:, 1] >= threshold).astype(np.int64)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    def feature_importance(self, kind: Literal["gain", "split"] = "gain") -> pd.Series:
+        """Importance per feature, descending (for the MLflow importance plot)."""
+        self._check_fitted()
+        values = self.booster_.feature_importance(importance_type=kind)
+        return pd.Series(values, index=self.feature_names_, name=kind).sort_values(
+            ascending=False, kind="stable"
+        )
+
+    # ---------------------------------------------------------- persistence
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the trees, JSON-ready (also useful as run lineage)."""
+        self._check_fitted()
+        return {
+            "format_version": FORMAT_VERSION,
+            "config": self.config_.model_dump(mode="json"),
+            "feature_names": self.feature_names_,
+            "categorical_features": self.categorical_features_,
+            "categories": self.categories_,
+            "calibrator": self.calibrator_.to_dict(),
+            "best_iteration": self.best_iteration_,
+            "best_score": self.best_score_,
+            "validation_curve": self.validation_curve_,
+            "scale_pos_weight": self.scale_pos_weight_,
+            "split": self.split_.summary(),
+            "rows": self.rows_,
+            "base_rates": self.base_rates_,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``booster.txt`` and ``promise_model.json`` into the folder ``path``."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / BOOSTER_FILE).write_text(self.booster_.model_to_string(), encoding="utf-8")
+        (folder / META_FILE).write_text(
+            json.dumps(self.metadata(), indent=2, allow_nan=False), encoding="utf-8"
+        )
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> PromiseModel:
+        """Read a folder written by ``save``; predictions are identical to the saved model's."""
+        folder = Path(path)
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported model format {meta.get('format_version')!r}")
+        config = ModelConfig.model_validate(meta["config"])
+        model = cls(
+            config=config,
+            features=meta["feature_names"],
+            categorical_features=meta["categorical_features"],
+        )
+        model.booster_ = lgb.Booster(model_str=(folder / BOOSTER_FILE).read_text(encoding="utf-8"))
+        model.config_ = config
+        model.feature_names_ = list(meta["feature_names"])
+        model.categorical_features_ = list(meta["categorical_features"])
+        model.categories_ = {k: list(v) for k, v in meta["categories"].items()}
+        model.calibrator_ = Calibrator.from_dict(meta["calibrator"])
+        model.best_iteration_ = int(meta["best_iteration"])
+        model.best_score_ = float(meta["best_score"])
+        model.validation_curve_ = list(meta["validation_curve"])
+        model.scale_pos_weight_ = float(meta["scale_pos_weight"])
+        model.split_ = TimeSplit.from_summary(meta["split"])
+        model.rows_ = dict(meta["rows"])
+        model.base_rates_ = dict(meta["base_rates"])
+        return model
