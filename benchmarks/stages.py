@@ -78,7 +78,6 @@ def build(
     """Time the feature build from the latest lake snapshot, then write and apply."""
     from talentmap.features import store
     from talentmap.features.build import build_feature_tables
-
     from talentmap.lake import Lake
 
     settings = _settings(work)

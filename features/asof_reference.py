@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
 from talentmap.features.catalog import AS_OF_FIELD, EVENT_TS, FAMILIES, ORG_KEY
 from talentmap.features.definitions.common import table_path
 from talentmap.features.timing import timing_udf

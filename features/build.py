@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
+
 from talentmap.features.catalog import EVENT_TS, FAMILIES
 from talentmap.features.events import DAY
 from talentmap.features.family_founders import build_founders

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.catalog import ROUND_TYPES, STAGE_ORDINAL
 from talentmap.features.events import DAY, align, count_distinct, epoch_days, running_sum, to_day
 from talentmap.features.prepare import Prepared, org_start_rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.events import DAY, align, running_sum, to_day
 from talentmap.features.prepare import Prepared, org_start_rows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.events import DAY, align, epoch_days, union_days
 from talentmap.features.prepare import Prepared, org_start_rows
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.events import DAY, align, count_distinct, to_day
 from talentmap.features.prepare import Prepared, org_start_rows

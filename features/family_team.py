@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.events import DAY, align, running_sum
 from talentmap.features.prepare import Prepared, org_start_rows

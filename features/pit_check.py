@@ -12,6 +12,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.catalog import PROGRAM_KINDS, ROUND_TYPES
 
 # Per table: the row's own event date (rows after t are future events) and the secondary

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+
 from talentmap.features.events import DAY, to_day
 
 # Date columns read per table; the first one is the table's own event date.

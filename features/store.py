@@ -21,11 +21,11 @@ import pandas as pd
 import yaml
 from feast import FeatureStore
 from feast.repo_config import RepoConfig
+
 from talentmap.features.catalog import AS_OF_FIELD, EVENT_TS, FAMILIES, ORG_KEY, model_feature_refs
 from talentmap.features.definitions.common import table_path
 from talentmap.features.definitions.repo import repo_objects
 from talentmap.features.definitions.services import SERVICE_NAME
-
 from talentmap.settings import Settings
 
 CONFIG_FILE = "feature_store.yaml"

@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
 from talentmap.features.catalog import PROGRAM_KINDS, ROUND_TYPES
 
 

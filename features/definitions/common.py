@@ -10,6 +10,7 @@ from pathlib import Path
 
 from feast import FeatureView, Field, FileSource
 from feast.types import Float64, String
+
 from talentmap.features.catalog import EVENT_TS, FAMILIES
 from talentmap.features.definitions.entities import ENTITIES
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from feast import Entity
 from feast.value_type import ValueType
+
 from talentmap.features.catalog import ORG_KEY, PERSON_KEY
 
 organization = Entity(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from feast import FeatureView
+
 from talentmap.features.definitions.common import family_view
 
 

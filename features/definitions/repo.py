@@ -6,6 +6,7 @@ from pathlib import Path
 
 from feast import FeatureService, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
+
 from talentmap.features.definitions.entities import organization, person
 from talentmap.features.definitions.founders import founders_view
 from talentmap.features.definitions.funding import funding_view

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from feast import FeatureService, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
+
 from talentmap.features.catalog import FAMILIES, TIMING_FEATURES
 
 SERVICE_NAME = "promise"

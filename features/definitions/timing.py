@@ -7,6 +7,7 @@ import types
 from feast import FeatureView, Field, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 from feast.types import Float64, UnixTimestamp
+
 from talentmap.features.catalog import AS_OF_FIELD, TIMING_FEATURES
 from talentmap.features.timing import timing_udf
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
 from talentmap.training.candidates import (
     EXCLUSION_REASONS,
     STATUSES,

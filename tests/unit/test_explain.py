@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from talentmap.features.catalog import FAMILIES, TIMING_FEATURES
 from talentmap.training.explain import (
     BIAS,

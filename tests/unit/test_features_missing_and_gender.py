@@ -6,6 +6,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.catalog import FAMILIES, model_feature_refs

@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.pit_check import alter_after, truncate_after

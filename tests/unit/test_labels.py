@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
 from talentmap.training.config import PromiseRules
 from talentmap.training.labels import (
     UncoveredWindowError,

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, ndcg_score, roc_auc_score
+
 from talentmap.training.metrics import (
     auc_pr,
     auc_roc,

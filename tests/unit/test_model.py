@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
+
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.metrics import auc_pr, auc_roc, brier
 from talentmap.training.model import PromiseModel

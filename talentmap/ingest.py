@@ -1,0 +1,225 @@
+"""Validate a data directory, then store it in the lake as an immutable snapshot.
+
+An invalid directory is refused whole unless quarantine is asked for; then rows that break
+a rule (and rows whose parent row was set aside) are written, with their reasons, to
+quarantine files beside the snapshot and only the rest is stored. Problems that concern
+a whole file (a missing table or column, an unreadable file) are always refused: no
+row-by-row quarantine can repair them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from talentmap.contract import CONTRACT_VERSION, DATE_COLUMNS, TABLES
+from talentmap.contract_io import read_raw, row_numbers
+from talentmap.lake import (
+    MANIFEST,
+    MANIFEST_FORMAT,
+    QUARANTINE_DIR,
+    TABLES_DIR,
+    Lake,
+    content_hash,
+    file_sha256,
+    snapshot_id_for,
+    write_csv,
+    write_json,
+    write_parquet,
+)
+from talentmap.validate import StepHook, ValidationReport, date_span, validate_dataset
+
+
+class InvalidSnapshotError(Exception):
+    """The data directory breaks the contract and was not ingested; see ``report``."""
+
+    def __init__(self, report: ValidationReport, reason: str) -> None:
+        super().__init__(reason)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    snapshot_id: str
+    created: bool  # False: the same content was already in the lake (nothing written)
+    path: Path
+    manifest: dict[str, Any]
+    n_quarantined: int
+    report: ValidationReport
+
+
+def ingest(
+    data_dir: Path,
+    lake_dir: Path,
+    quarantine: bool = False,
+    *,
+    on_step: StepHook | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> IngestResult:
+    """Validate ``data_dir`` and store it in the lake at ``lake_dir``."""
+    report = validate_dataset(Path(data_dir), on_step=_sub_steps(on_step, 0.6))
+    if report.fatal:
+        raise InvalidSnapshotError(report, "the data directory has file-level problems")
+    if not report.ok and not quarantine:
+        raise InvalidSnapshotError(
+            report, "the data directory breaks the contract (use quarantine to keep valid rows)"
+        )
+    rejected = report.rejections(cascade=True) if not report.ok else {}
+    step = _sub_steps(on_step, 0.4, start=0.6)
+    step(0, 1, "hashing content")
+
+    kept = _kept_tables(report, rejected)
+    quarantined = _quarantine_frames(report, rejected)
+    manifest = _manifest(report, kept, quarantined, clock or (lambda: datetime.now(UTC)))
+    snapshot_id = snapshot_id_for(manifest)
+    manifest = {"snapshot_id": snapshot_id, **manifest}
+    lake = Lake(Path(lake_dir))
+    n_quarantined = sum(len(q) for q in quarantined.values())
+    if lake.has(snapshot_id):
+        step(1, 1, "already ingested")
+        return IngestResult(
+            snapshot_id,
+            False,
+            lake.snapshots_dir / snapshot_id,
+            lake.manifest(snapshot_id),
+            n_quarantined,
+            report,
+        )
+
+    with lake.staging() as stage:
+        (stage / TABLES_DIR).mkdir()
+        total = len(kept) + len(quarantined) + 1
+        for i, (table, frame) in enumerate(kept.items()):
+            step(i, total, f"writing {table}")
+            entry = manifest["tables"][table]
+            write_parquet(frame, table, stage / entry["file"])
+            entry["sha256"] = file_sha256(stage / entry["file"])
+        if quarantined:
+            (stage / QUARANTINE_DIR).mkdir()
+        for i, (table, frame) in enumerate(quarantined.items(), start=len(kept)):
+            step(i, total, f"writing quarantine of {table}")
+            entry = manifest["quarantine"][table]
+            write_csv(frame, stage / entry["file"])
+            entry["sha256"] = file_sha256(stage / entry["file"])
+        step(total - 1, total, "publishing snapshot")
+        write_json(manifest, stage / MANIFEST)
+        created = lake.publish(stage, snapshot_id)
+    step(1, 1, "done")
+    final = lake.snapshots_dir / snapshot_id
+    return IngestResult(
+        snapshot_id, created, final, lake.manifest(snapshot_id), n_quarantined, report
+    )
+
+
+def _kept_tables(
+    report: ValidationReport, rejected: dict[str, pd.Series]
+) -> dict[str, pd.DataFrame]:
+    kept = {}
+    for table in TABLES:
+        if table not in report.tables:
+            continue
+        frame = report.tables[table]
+        drop = rejected.get(table)
+        if drop is not None and len(drop):
+            frame = frame.drop(index=drop.index).reset_index(drop=True)
+        kept[table] = frame
+    return kept
+
+
+def _quarantine_frames(
+    report: ValidationReport, rejected: dict[str, pd.Series]
+) -> dict[str, pd.DataFrame]:
+    """Rejected rows with their *original* values, re-read from the source file.
+
+    Typed frames have already lost unreadable values (they became missing), and a
+    quarantine file must show what the source actually said.
+    """
+    out = {}
+    for table in TABLES:
+        reasons = rejected.get(table)
+        if reasons is None or not len(reasons):
+            continue
+        tf = report.files[table]
+        positions = reasons.index.to_numpy(dtype=np.int64)
+        raw = read_raw(tf).take(positions).to_pandas()
+        raw.insert(0, "_row", row_numbers(tf, positions, len(report.tables[table])))
+        raw["_reasons"] = reasons.to_numpy()
+        out[table] = raw.reset_index(drop=True)
+    return out
+
+
+def _manifest(
+    report: ValidationReport,
+    kept: dict[str, pd.DataFrame],
+    quarantined: dict[str, pd.DataFrame],
+    clock: Callable[[], datetime],
+) -> dict[str, Any]:
+    summary = report.summary()
+    tables = {}
+    spans = []
+    for table, frame in kept.items():
+        first, last = (d.isoformat() if d else None for d in date_span(frame, DATE_COLUMNS[table]))
+        spans.extend(d for d in (first, last) if d)
+        tf = report.files[table]
+        tables[table] = {
+            "file": f"{TABLES_DIR}/{table}.parquet",
+            "rows": len(frame),
+            "columns": [str(c) for c in frame.columns],
+            "content_hash": content_hash(frame),
+            "sha256": None,  # filled in once the file is written
+            "time_span": {"start": first, "end": last},
+            "source_file": tf.path.name,
+            "source_sha256": file_sha256(tf.path),
+        }
+    quarantine = {}
+    for table, frame in quarantined.items():
+        tf = report.files[table]
+        quarantine[table] = {
+            "file": f"{QUARANTINE_DIR}/{table}.csv",
+            "rows": len(frame),
+            "content_hash": content_hash(frame),
+            "sha256": None,
+            "row_numbers": (
+                "_row is the CSV line (header = line 1)"
+                if tf.format == "csv"
+                else "_row is the 0-based Parquet row index"
+            ),
+        }
+    dataset = report.dataset
+    return {
+        "manifest_format": MANIFEST_FORMAT,
+        "contract_version": CONTRACT_VERSION,
+        "dataset": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "licence": dataset.licence,
+        },
+        "snapshot_date": report.snapshot_date.isoformat() if report.snapshot_date else None,
+        "snapshot_date_source": report.snapshot_date_source,
+        "ingested_at": clock().astimezone(UTC).isoformat(timespec="seconds"),
+        "source_dir": str(report.data_dir.resolve()),
+        "time_span": {"start": min(spans) if spans else None, "end": max(spans) if spans else None},
+        "rows": sum(t["rows"] for t in tables.values()),
+        "tables": tables,
+        "quarantine": quarantine,
+        "problems_by_rule": report.counts_by_rule(),
+        "validated_rows": summary.rows,
+        "warnings": list(report.warnings),
+    }
+
+
+def _sub_steps(on_step: StepHook | None, share: float, start: float = 0.0) -> StepHook:
+    """Map a sub-task's (done, total) onto a slice of one 0..1000 progress scale."""
+
+    def hook(done: int, total: int, description: str) -> None:
+        if on_step is not None:
+            fraction = start + share * (done / total if total else 1.0)
+            on_step(round(fraction * 1000), 1000, description)
+
+    return hook
