@@ -14,23 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from talentmap import contract
+
 ORG_KEY = "org_id"
 PERSON_KEY = "person_id"
 EVENT_TS = "event_timestamp"
 
-ROUND_TYPES: tuple[str, ...] = (
-    "pre_seed",
-    "seed",
-    "angel",
-    "series_a",
-    "series_b",
-    "series_c_plus",
-    "venture_unknown",
-    "grant",
-    "debt",
-    "crowdfunding",
-    "other",
-)
+ROUND_TYPES: tuple[str, ...] = contract.ROUND_TYPES
 # Stage reached: only equity rounds that mark a step in the usual progression count.
 STAGE_ORDINAL: dict[str, int] = {
     "pre_seed": 1,

@@ -13,22 +13,13 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from talentmap import contract
 from talentmap.training.hyperparams import ModelConfig
 
-RoundType = Literal[
-    "pre_seed",
-    "seed",
-    "angel",
-    "series_a",
-    "series_b",
-    "series_c_plus",
-    "venture_unknown",
-    "grant",
-    "debt",
-    "crowdfunding",
-    "other",
-]
-ExitKind = Literal["acquired", "ipo"]
+# Built from the contract, so pydantic rejects unknown kinds and the lists cannot drift.
+RoundType = Literal[*contract.ROUND_TYPES]  # type: ignore[valid-type]
+ExitKind = Literal[*contract.EXIT_KINDS]  # type: ignore[valid-type]
 
 
 class PromiseRules(BaseModel):

@@ -28,21 +28,9 @@ from talentmap.generate.outcomes import (
 from talentmap.generate.programs import ILAB, Prizes
 
 ROUND_TYPES: list[str] = list(contract.ROUND_TYPES)
+# Integer codes of the round types, in the contract's order.
 (PRE_SEED, SEED, ANGEL, SERIES_A_T, SERIES_B_T, SERIES_C_T, UNKNOWN, GRANT, DEBT, CROWD, OTHER) = (
-    ROUND_TYPES.index(t)
-    for t in (
-        "pre_seed",
-        "seed",
-        "angel",
-        "series_a",
-        "series_b",
-        "series_c_plus",
-        "venture_unknown",
-        "grant",
-        "debt",
-        "crowdfunding",
-        "other",
-    )
+    range(len(ROUND_TYPES))
 )
 VENTURE_TYPES = np.array([PRE_SEED, SEED, ANGEL, SERIES_A_T, SERIES_B_T, SERIES_C_T, UNKNOWN])
 
