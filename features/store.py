@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +37,13 @@ PACKAGED_REPO = Path(__file__).resolve().parent / "feature_repo"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _TS_SUFFIX = "__ts"  # Feast's suffix for a feature's event timestamp in online responses
 MATERIALIZE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Feast's modules reset the DeprecationWarning filters when imported, so the notice that
+# ibis (under Feast's DuckDB offline store) prints on every query is silenced here, after.
+warnings.filterwarnings("ignore", message=r"fetch_arrow_table\(\) is deprecated")
+# The on-demand `timing` view is deliberate (see features/README.md); Feast warns on every
+# retrieval that ODFVs are experimental.
+warnings.filterwarnings("ignore", message=r"On demand feature view is an experimental feature")
 
 
 def config_file(settings: Settings) -> Path:

@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
 generate_commands.register(app)
 data_commands.register(app)
 demo_commands.register(app)

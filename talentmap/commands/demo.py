@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -90,19 +91,33 @@ def demo(
         "feast materialize into the online store", lambda: feature_store.materialize(settings, end)
     )
 
-    sample_ids = tables["organizations"]["org_id"].head(5).tolist()
+    sample_ids = tables["organizations"]["org_id"].head(3).tolist()
     online = feature_store.get_online_features(settings, sample_ids, end)
-    table = Table(title="Online features of five organisations (first columns)")
-    columns = list(online.columns)[:8]
-    for column in columns:
-        table.add_column(column)
-    for _, row in online[columns].iterrows():
-        table.add_row(*(str(v) for v in row))
-    console.print(table)
+    console.print(_online_table(online.set_index("org_id"), end))
     console.print(
         f"[bold green]Done.[/] Lake snapshot {snapshot.snapshot_id}; online store under "
         f"{settings.feature_store_dir}."
     )
+
+
+def _online_table(online: pd.DataFrame, as_of: datetime, max_features: int = 18) -> Table:
+    """Features as rows and organisations as columns: a wide store stays readable."""
+    table = Table(title=f"Online features as of {as_of:%Y-%m-%d} (first {max_features})")
+    table.add_column("feature")
+    for org_id in online.index:
+        table.add_column(str(org_id), justify="right")
+    features = [c for c in online.columns if c != "as_of"][:max_features]
+    for feature in features:
+        table.add_row(feature, *(_format(online.at[org, feature]) for org in online.index))
+    return table
+
+
+def _format(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "[dim]missing[/]"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    return str(value)
 
 
 def register(app: typer.Typer) -> None:
