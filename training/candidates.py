@@ -31,6 +31,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
 from talentmap.training.config import PromiseRules
 from talentmap.training.labels import milestone_rounds
 

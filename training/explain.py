@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from talentmap.training.model import PromiseModel
 from talentmap.training.phrasing import describe, is_missing
 

@@ -22,6 +22,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
 from talentmap.training.config import PromiseRules
 
 DateLike = date | pd.Timestamp | str

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+
 from talentmap.training.calibration import Calibrator, fit_calibrator
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.time_split import CALIB, TRAIN, VALID, TimeSplit, time_split
