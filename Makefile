@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install demo test test-fast lint bench clean
+.PHONY: help install browser demo test test-fast lint bench mlflow-ui clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,10 +21,19 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 
 install: $(STAMP)  ## Create .venv and install the pinned dependencies
 
+# Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
+# offline. Installing a system package needs root (as on CI and the dev machines).
+CHROMIUM ?= /usr/bin/chromium
+browser:  ## Install Debian's chromium for the browser tests, if missing
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing chromium (Debian package) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 demo: install  ## Generate a world, validate, ingest, build and materialize features
 	$(BIN)/talentmap demo
 
-test: install  ## Lint, then run the whole test suite
+test: install browser  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
