@@ -13,6 +13,7 @@ from talentmap.commands import demo as demo_commands
 from talentmap.commands import generate as generate_commands
 from talentmap.features import cli as feature_commands
 from talentmap.training import cli as training_commands
+from talentmap.training import cli_mlflow as mlflow_commands
 
 app = typer.Typer(
     name="talentmap",
@@ -26,6 +27,7 @@ app = typer.Typer(
 generate_commands.register(app)
 data_commands.register(app)
 training_commands.register(app)
+mlflow_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
 

@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from talentmap.training.config import TrainingConfig
+from talentmap.training.tracking import TrackingConfig
 
 
 class LakeSettings(BaseModel):
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     features: FeatureSettings = FeatureSettings()
     training: TrainingConfig = TrainingConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -7,8 +7,8 @@ category before it leaves this module. Only ids and gender codes are read from t
 people table: names never enter these frames, so they cannot reach MLflow.
 
 Per group and scorer, ``group_metrics`` reports the group's size and base rate, AUC-PR,
-precision@k inside the group, and how many of the group's rows make the *overall* top
-``k`` (its selection rate). A ranking that selects a group far below its share of
+how many of the group's rows make the *overall* top ``k`` (its selection rate) and the
+precision among those selected rows. A ranking that selects a group far below its share of
 positives is what an auditor looks for; French Tech Next40's regional floor is the same
 idea.
 """
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from talentmap.training.metrics import auc_pr, auc_roc, precision_at_k, top_k_order
+from talentmap.training.metrics import auc_pr, auc_roc, top_k_order
 
 REGION = "region"
 FOUNDER_GENDER = "founder_gender"
@@ -36,8 +36,8 @@ GROUP_COLUMNS: tuple[str, ...] = (
     "base_rate",
     "auc_pr",
     "auc_roc",
-    "precision_at_k",
     "selected",
+    "precision_selected",
     "selection_rate",
     "share_of_selected",
     "share_of_positives",
@@ -109,9 +109,10 @@ def group_metrics(
 ) -> pd.DataFrame:
     """One row per (group, scorer) with the columns of ``GROUP_COLUMNS``.
 
-    ``precision_at_k`` is inside the group (top ``min(k, n)`` of its own rows);
-    ``selected`` counts the group's rows in the overall top ``k``. Undefined metrics are
-    NaN, as in ``talentmap.training.metrics``.
+    ``selected`` counts the group's rows in the overall top ``k`` and
+    ``precision_selected`` is the positive rate among them: the shortlist is shared, so
+    a per-group top-k would be a different list. Undefined metrics are NaN, as in
+    ``talentmap.training.metrics``.
     """
     y = np.asarray(y_true, dtype=np.int64)
     labels = pd.Series(np.asarray(groups, dtype=object)).fillna(UNKNOWN).astype(str).to_numpy()
@@ -135,8 +136,8 @@ def group_metrics(
                     "base_rate": n_pos / n,
                     "auc_pr": auc_pr(yg, sg),
                     "auc_roc": auc_roc(yg, sg),
-                    "precision_at_k": precision_at_k(yg, sg, k),
                     "selected": n_sel,
+                    "precision_selected": float(yg[selected[mask]].mean()) if n_sel else np.nan,
                     "selection_rate": n_sel / n,
                     "share_of_selected": n_sel / n_selected if n_selected else np.nan,
                     "share_of_positives": n_pos / total_pos if total_pos else np.nan,

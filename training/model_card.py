@@ -86,8 +86,8 @@ def _group_table(table: pd.DataFrame | None, what: str, k: int) -> list[str]:
         return [f"No {what} information was available for this run."]
     lines = [
         f"| {what} | rows | positives | base rate | AUC-PR model | AUC-PR logistic | "
-        f"precision@{k} model | model top-{k} share | share of positives |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"model top-{k} rows | their precision | top-{k} share | share of positives |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     model = table[table["scorer"] == "model"].set_index("group")
     logistic = table[table["scorer"] == "logistic_regression"].set_index("group")
@@ -97,7 +97,8 @@ def _group_table(table: pd.DataFrame | None, what: str, k: int) -> list[str]:
         lines.append(
             f"| {group}{flag} | {int(row['n']):,} | {int(row['n_positive']):,} | "
             f"{_num(row['base_rate'])} | {_num(row['auc_pr'])} | {_num(other)} | "
-            f"{_num(row['precision_at_k'])} | {_num(row['share_of_selected'])} | "
+            f"{int(row['selected']):,} | {_num(row['precision_selected'])} | "
+            f"{_num(row['share_of_selected'])} | "
             f"{_num(row['share_of_positives'])} |"
         )
     return lines

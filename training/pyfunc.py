@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, DataType, Schema
 
 from talentmap.training.model import PromiseModel
 
@@ -54,20 +54,18 @@ class PromisePyfunc(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.model = PromiseModel.load(context.artifacts[ARTIFACT_KEY])
 
-    # ``model_input`` is left unannotated on purpose: MLflow reads the annotation as a
-    # schema and warns on anything but ``list[...]``; the logged signature is the schema.
+    # ``pd.DataFrame`` is one of the hints MLflow accepts without inferring a schema from
+    # it (any other hint warns): the logged signature is the schema.
     def predict(
         self,
         context: PythonModelContext,
-        model_input,
+        model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        if self.model is None:  # set_model is called before load_context at log time
-            self.load_context(context)
-        assert self.model is not None
-        return predictions(
-            self.model, pd.DataFrame(model_input), bool((params or {}).get(RAW_PARAM))
-        )
+        model = self.model
+        if model is None:  # MLflow always calls load_context first; be safe all the same
+            model = self.model = PromiseModel.load(context.artifacts[ARTIFACT_KEY])
+        return predictions(model, pd.DataFrame(model_input), bool((params or {}).get(RAW_PARAM)))
 
 
 def predictions(
@@ -92,8 +90,15 @@ def signature(model: PromiseModel, example: pd.DataFrame) -> ModelSignature:
     and a few example rows cannot tell which features are sometimes unknown.
     """
     inferred = infer_signature(example, predictions(model, example), params={RAW_PARAM: False})
+    # A categorical column that is empty in the example would be typed ``Any``.
+    text = set(model.categorical_features_)
     columns = [
-        ColSpec(type=spec.type, name=spec.name, required=False) for spec in inferred.inputs.inputs
+        ColSpec(
+            type=DataType.string if spec.name in text else spec.type,
+            name=spec.name,
+            required=False,
+        )
+        for spec in inferred.inputs.inputs
     ]
     return ModelSignature(Schema(columns), inferred.outputs, inferred.params)
 

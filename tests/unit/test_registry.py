@@ -1,0 +1,210 @@
+"""The champion/challenger gate, in both directions, on a real MLflow (SQLite) store.
+
+One scenario per module, run entirely in the fixture and recorded step by step; the
+tests only read the record (so their order does not matter):
+
+1. ``first``: a weak model (no PhD signal) is promoted, as there is no champion yet;
+2. ``shuffled``: a model trained on shuffled labels is refused; the champion stays;
+3. ``measure``/``above``/``default``: the full model against the weak champion, first
+   with margins it cannot meet (1.0, then its real lead + 0.001), then with the
+   default margin, which it beats;
+4. ``tie_default``/``tie_zero``: the full model retrained identically ties the champion:
+   refused with the default margin, promoted with a zero margin;
+5. ``again``: promoting the champion itself changes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import typer
+from mlflow_helpers import NUMERIC, ToyData, target_in
+from typer.testing import CliRunner
+
+from talentmap.training.cli_mlflow import register
+from talentmap.training.registry import (
+    CHAMPION,
+    PromotionDecision,
+    PromotionError,
+    history_from_runs,
+    promote,
+    read_history,
+)
+from talentmap.training.tracking import TrackingTarget, activate, log_training_run
+
+
+@dataclass
+class Scenario:
+    target: TrackingTarget
+    versions: dict[str, str] = field(default_factory=dict)
+    decisions: dict[str, PromotionDecision] = field(default_factory=dict)
+    champion_after: dict[str, str] = field(default_factory=dict)
+    history_lines: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _champion(target: TrackingTarget) -> str:
+    with activate(target) as client:
+        return str(client.get_model_version_by_alias(target.registered_model, CHAMPION).version)
+
+
+def _lines(target: TrackingTarget) -> list[str]:
+    path = target.history_path
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def _lead(decision: PromotionDecision) -> float:
+    assert decision.champion_metrics is not None
+    return decision.challenger_metrics["auc_pr"] - decision.champion_metrics["auc_pr"]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    toy = ToyData(seed=5)
+    target = target_in(tmp_path_factory.mktemp("home"))
+    state = Scenario(target)
+
+    def log(label: str, model: object) -> None:
+        state.versions[label] = log_training_run(target, toy.inputs(model, label)).model_version
+
+    def step(label: str, margin: float | None = None) -> PromotionDecision:
+        state.decisions[label] = promote(target, margin=margin)
+        state.champion_after[label] = _champion(target)
+        state.history_lines[label] = _lines(target)
+        return state.decisions[label]
+
+    log("weak", toy.fit(features=[c for c in NUMERIC if c != "n_founders_phd"]))
+    step("first")
+    log("shuffled", toy.fit(shuffle_labels=True, seed=1))
+    step("shuffled")
+    log("good", toy.fit())
+    lead = _lead(step("measure", margin=1.0))
+    step("above", margin=lead + 0.001)
+    step("default")
+    log("tie", toy.fit())
+    step("tie_default")
+    step("tie_zero", margin=0.0)
+    step("again")
+    return state
+
+
+def test_first_challenger_becomes_champion(scenario: Scenario) -> None:
+    first = scenario.decisions["first"]
+    assert first.promoted
+    assert first.champion_before is None and first.champion_metrics is None
+    assert scenario.champion_after["first"] == scenario.versions["weak"] == "1"
+    assert "no champion" in first.reason
+
+
+def test_shuffled_labels_challenger_is_refused(scenario: Scenario) -> None:
+    decision = scenario.decisions["shuffled"]
+    assert not decision.promoted
+    assert decision.challenger_version == scenario.versions["shuffled"]
+    assert decision.champion_before == scenario.versions["weak"]
+    assert scenario.champion_after["shuffled"] == scenario.versions["weak"]
+    assert _lead(decision) < 0
+    assert "champion stays" in decision.reason
+    # Both models were scored on the same rows: same size, same labels.
+    assert decision.champion_metrics is not None
+    assert decision.challenger_metrics["n"] == decision.champion_metrics["n"]
+    assert decision.challenger_metrics["base_rate"] == decision.champion_metrics["base_rate"]
+
+
+def test_better_challenger_is_promoted_only_past_the_margin(scenario: Scenario) -> None:
+    weak, good = scenario.versions["weak"], scenario.versions["good"]
+    measure, above, default = (scenario.decisions[k] for k in ("measure", "above", "default"))
+    assert _lead(measure) > 0.05  # the PhD signal is worth a lot on the toy rows
+    assert not measure.promoted and scenario.champion_after["measure"] == weak
+    assert not above.promoted and scenario.champion_after["above"] == weak
+    assert _lead(above) == pytest.approx(_lead(measure))  # same rows, same models
+    assert default.promoted and default.margin == 0.005
+    assert default.champion_before == weak
+    assert scenario.champion_after["default"] == good
+
+
+def test_a_tie_needs_a_zero_margin(scenario: Scenario) -> None:
+    tie_default, tie_zero = scenario.decisions["tie_default"], scenario.decisions["tie_zero"]
+    assert _lead(tie_default) == pytest.approx(0.0, abs=1e-12)  # deterministic retraining
+    assert not tie_default.promoted and "margin 0.0050" in tie_default.reason
+    assert scenario.champion_after["tie_default"] == scenario.versions["good"]
+    assert tie_zero.promoted
+    assert scenario.champion_after["tie_zero"] == scenario.versions["tie"]
+
+
+def test_already_champion_is_a_no_op(scenario: Scenario) -> None:
+    again = scenario.decisions["again"]
+    assert not again.promoted and "already the champion" in again.reason
+    assert scenario.champion_after["again"] == scenario.versions["tie"]
+    assert scenario.history_lines["again"] == scenario.history_lines["tie_zero"]
+
+
+def test_history_is_append_only_and_matches_the_runs(scenario: Scenario) -> None:
+    lines = scenario.history_lines
+    order = ["first", "shuffled", "measure", "above", "default", "tie_default", "tie_zero"]
+    for before, after in itertools.pairwise(order):
+        assert lines[after][: len(lines[before])] == lines[before]  # never rewritten
+    assert [len(lines[k]) for k in order] == [1, 1, 1, 1, 2, 2, 3]
+    entries = [json.loads(line) for line in lines["tie_zero"]]
+    versions = scenario.versions
+    assert [(e["champion"], e["previous"]) for e in entries] == [
+        (versions["weak"], None),
+        (versions["good"], versions["weak"]),
+        (versions["tie"], versions["good"]),
+    ]
+    assert entries[1]["challenger_auc_pr"] > entries[1]["champion_auc_pr"]
+    file_story = [(e["champion"], e["previous"]) for e in read_history(scenario.target)]
+    run_story = [(e["champion"], e["previous"]) for e in history_from_runs(scenario.target)]
+    assert file_story == run_story == [(e["champion"], e["previous"]) for e in entries]
+
+
+def test_decision_is_logged_on_the_version_and_as_a_run(scenario: Scenario) -> None:
+    decision = scenario.decisions["shuffled"]
+    target = scenario.target
+    with activate(target) as client:
+        version = client.get_model_version(target.registered_model, decision.challenger_version)
+        run = client.get_run(decision.promotion_run_id)
+    assert version.tags["promotion.decision"] == "kept"
+    assert version.tags["promotion.run_id"] == decision.promotion_run_id
+    assert float(version.tags["promotion.champion_auc_pr"]) == pytest.approx(
+        decision.champion_metrics["auc_pr"], abs=1e-6
+    )
+    assert run.data.tags["promotion.decision"] == "kept"
+    assert run.data.params["champion_before"] == scenario.versions["weak"]
+    assert run.data.metrics["challenger.auc_pr"] == pytest.approx(
+        decision.challenger_metrics["auc_pr"]
+    )
+    assert run.data.metrics["champion.auc_pr"] == pytest.approx(decision.champion_metrics["auc_pr"])
+    assert "champion.precision_at_100" in run.data.metrics
+
+
+def test_promote_without_challenger_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PromotionError, match="no @challenger"):
+        promote(target_in(tmp_path))
+
+
+def test_cli_prints_the_decision_and_exits_zero(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talentmap.settings import get_settings
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # a second command keeps "promote" a subcommand
+    runner = CliRunner()
+    home = scenario.target.history_path.parent.parent
+    monkeypatch.setenv("TALENTMAP_HOME", str(home))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["promote", "--margin", "0.01"])
+        assert result.exit_code == 0, result.output
+        assert "AUC-PR (gate)" in result.output and "champion" in result.output
+        monkeypatch.setenv("TALENTMAP_HOME", str(tmp_path))  # an empty store: nothing to decide
+        get_settings.cache_clear()
+        failed = runner.invoke(app, ["promote"])
+        assert failed.exit_code == 1
+        assert "could not decide" in failed.output
+    finally:
+        get_settings.cache_clear()
