@@ -14,6 +14,7 @@ from talentmap.commands import generate as generate_commands
 from talentmap.features import cli as feature_commands
 from talentmap.training import cli as training_commands
 from talentmap.training import cli_mlflow as mlflow_commands
+from talentmap.training import cli_retrain as retrain_commands
 
 app = typer.Typer(
     name="talentmap",
@@ -28,6 +29,7 @@ generate_commands.register(app)
 data_commands.register(app)
 training_commands.register(app)
 mlflow_commands.register(app)
+retrain_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
 

@@ -27,7 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from talentmap.training.config import TrainingConfig
+from talentmap.training.config import RetrainConfig, TrainingConfig
 from talentmap.training.tracking import TrackingConfig
 
 
@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     training: TrainingConfig = TrainingConfig()
     tracking: TrackingConfig = TrackingConfig()
+    retrain: RetrainConfig = RetrainConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -130,6 +130,11 @@ class BacktestResult:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     labels: np.ndarray | None = None  # None when the evaluation is unavailable
     candidate_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    # What MLflow logging needs beyond the outputs: the candidates' features at as_of
+    # (aligned with ``scores``), the labels the model was fitted on, and the snapshot.
+    features_at_as_of: pd.DataFrame = field(default_factory=pd.DataFrame)
+    training_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ steps
@@ -424,10 +429,12 @@ def run_backtest(
     horizon_months: int | None,
     out_dir: Path,
     on_step: StepHook | None = None,
+    snapshot: Snapshot | None = None,
 ) -> BacktestResult:
     """Ingest, build features, train on windows closed by ``as_of``, rank, evaluate, write.
 
-    ``horizon_months`` overrides the configured label horizon (None keeps it). Raises
+    ``horizon_months`` overrides the configured label horizon (None keeps it). A caller
+    that has already loaded ``data_dir``'s snapshot passes it to skip a second load. Raises
     ``BacktestError`` when ``as_of`` lies after the snapshot or no training row exists.
     """
     total = len(STEPS)
@@ -445,7 +452,7 @@ def run_backtest(
     )
 
     step(0)
-    snapshot = load_snapshot(settings, Path(data_dir))
+    snapshot = snapshot or load_snapshot(settings, Path(data_dir))
     if when > _day(snapshot.snapshot_date):
         raise BacktestError(
             f"--as-of {when.date()} is after the snapshot date {snapshot.snapshot_date}: "
@@ -521,4 +528,7 @@ def run_backtest(
         scores=scores,
         labels=y,
         candidate_ids=current["org_id"].to_numpy(dtype=object),
+        features_at_as_of=now_frame,
+        training_rows=training.rows,
+        tables=snapshot.tables,
     )

@@ -10,6 +10,7 @@ e.g. ``TALENTMAP_TRAINING__RULES__HORIZON_MONTHS=12``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,4 +99,21 @@ class TrainingConfig(BaseModel):
         ge=1,
         le=24,
         description="Spacing of the training as-of dates, in months (3 = quarterly).",
+    )
+
+
+class RetrainConfig(BaseModel):
+    """Where retraining keeps its lock and versions, and when it runs."""
+
+    data_dir: Path = Field(
+        Path("data/inbox"), description="Data directory that scheduled retrains read."
+    )
+    cron: str = Field("0 3 * * 1", description="Cron expression of `talentmap schedule` (UTC).")
+    lock_file: Path = Field(Path("data/retrain.lock"), description="Lock held during a run.")
+    versions_dir: Path = Field(
+        Path("data/feature-versions"), description="One folder per built feature-store version."
+    )
+    keep_versions: int = Field(3, ge=1, description="Feature-store versions kept on disk.")
+    runs_dir: Path = Field(
+        Path("data/runs"), description="Backtest outputs (predictions, metrics) per run."
     )
