@@ -98,8 +98,12 @@ class Settings(BaseSettings):
         )
 
     def path(self, relative: Path) -> Path:
-        """Resolve a configured path against ``home``."""
-        return relative if relative.is_absolute() else (self.home / relative).resolve()
+        """Resolve a configured path against ``home``.
+
+        Symlinks are kept, not followed: retraining publishes a feature store by switching
+        the link at its configured path, and that path must keep naming the link.
+        """
+        return Path(os.path.normpath(self.home.absolute() / relative))
 
     @property
     def lake_dir(self) -> Path:

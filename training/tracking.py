@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
+import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -202,6 +204,9 @@ def activate(target: TrackingTarget) -> Iterator[MlflowClient]:
     import mlflow
     from mlflow.tracking import _model_registry, _tracking_service
 
+    # Batch jobs and cron mails: no per-file download bars, no INFO chatter from MLflow.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if target.sqlite_path is not None:
         target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     if target.artifact_root and target.artifact_root.startswith("file://"):
