@@ -47,5 +47,8 @@ lint: install  ## ruff check and format check
 bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run
 
+mlflow-ui: install  ## MLflow server and UI on the embedded tracking store (127.0.0.1:5000)
+	$(BIN)/talentmap mlflow-ui
+
 clean:  ## Remove generated data and stores (keeps .venv)
-	rm -rf data/lake data/worlds data/features data/feast
+	rm -rf data/lake data/worlds data/features data/feast data/feature-versions data/runs data/audit

@@ -6,6 +6,7 @@ function as its own subcommand: a demo that took a private path would prove noth
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -45,12 +46,12 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Generate a world, validate and ingest it, build and materialize its features."""
+    """Generate a world, then retrain on it: ingest, features, train, register, promote."""
     from talentmap.features import store as feature_store
-    from talentmap.features.build import build_feature_tables
     from talentmap.generate.world import generate_world
-    from talentmap.ingest import ingest
     from talentmap.lake import Lake
+    from talentmap.training.retrain import RetrainError, retrain
+    from talentmap.training.tracking import resolve_target
     from talentmap.validate import validate_dataset
 
     settings = get_settings()
@@ -66,38 +67,68 @@ def demo(
     if not report.ok:
         console.print(report)
         raise typer.Exit(1)
-    result = _step(
-        f"Ingest it into the lake at {settings.lake_dir}", lambda: ingest(out, settings.lake_dir)
-    )
-    lake = Lake(settings.lake_dir)
-    snapshot = lake.get(result.snapshot_id)
-    tables = _step("Load the snapshot (hashes verified)", lambda: lake.load(snapshot.snapshot_id))
-    snapshot_date = snapshot.snapshot_date
-    if snapshot_date is None:
-        raise typer.BadParameter(f"snapshot {snapshot.snapshot_id} records no snapshot date")
-    feature_tables = _step(
-        "Build point-in-time feature tables",
-        lambda: build_feature_tables(tables, snapshot_date),
-    )
-    _step(
-        "Write the offline store",
-        lambda: feature_store.write_feature_tables(
-            feature_tables, settings.feature_tables_dir, snapshot.snapshot_id
-        ),
-    )
-    _step("feast apply", lambda: feature_store.apply(settings))
-    end = datetime.combine(snapshot_date, datetime.min.time(), tzinfo=UTC)
-    _step(
-        "feast materialize into the online store", lambda: feature_store.materialize(settings, end)
-    )
 
-    sample_ids = tables["organizations"]["org_id"].head(3).tolist()
+    clock = {"step": "", "started": time.perf_counter()}
+
+    def announce(step: str) -> None:
+        if clock["step"]:
+            console.print(f"[green]✓[/] retrain: {clock['step']} [dim]({_since(clock)}s)[/]")
+        clock.update(step=step, started=time.perf_counter())
+
+    try:
+        outcome = retrain(settings, out, on_step=announce)
+    except RetrainError as failure:
+        console.print(f"[red]✗ {failure}[/]")
+        raise typer.Exit(1) from failure
+    if outcome.skipped:
+        console.print(f"[green]✓[/] {outcome.reason}")
+    else:
+        announce("")
+        verdict = "promoted to champion" if outcome.promoted else "kept as challenger"
+        console.print(
+            f"[green]✓[/] model v{outcome.model_version} {verdict}: {outcome.decision_reason}"
+        )
+        if outcome.version_dir is not None:
+            run_dir = settings.path(settings.retrain.runs_dir) / outcome.version_dir.name
+            console.print(_metrics_table(json.loads((run_dir / "metrics.json").read_text())))
+
+    snapshot = Lake(settings.lake_dir).get(outcome.snapshot_id)
+    if snapshot.snapshot_date is None:
+        raise typer.BadParameter(f"snapshot {snapshot.snapshot_id} records no snapshot date")
+    end = datetime.combine(snapshot.snapshot_date, datetime.min.time(), tzinfo=UTC)
+    orgs_table = Lake(settings.lake_dir).load(snapshot.snapshot_id, tables=["organizations"])
+    sample_ids = orgs_table["organizations"]["org_id"].head(3).tolist()
     online = feature_store.get_online_features(settings, sample_ids, end)
     console.print(_online_table(online.set_index("org_id"), end))
+
+    target = resolve_target(settings)
     console.print(
         f"[bold green]Done.[/] Lake snapshot {snapshot.snapshot_id}; online store under "
-        f"{settings.feature_store_dir}."
+        f"{settings.feature_store_dir}.\n"
+        f"MLflow: start the UI with [bold]make mlflow-ui[/], then open "
+        f"http://{target.ui_host}:{target.ui_port}/#/models/{target.registered_model} "
+        f"(runs in the experiment '{target.experiment}')."
     )
+
+
+def _metrics_table(metrics: dict) -> Table:
+    """The backtest of the registered model against both baselines, on the same rows."""
+    evaluation = metrics["evaluation"]
+    table = Table(
+        title=f"Backtest at {metrics['as_of']} ({evaluation.get('n', '?')} candidates, "
+        f"base rate {evaluation.get('base_rate', float('nan')):.3f})"
+    )
+    keys = ("auc_roc", "auc_pr", "precision@100", "lift@100", "ndcg@100", "brier")
+    table.add_column("scorer")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, report in evaluation.get("scorers", {}).items():
+        table.add_row(name, *(_format(report.get(key)) for key in keys))
+    return table
+
+
+def _since(clock: dict) -> str:
+    return f"{time.perf_counter() - clock['started']:.1f}"
 
 
 def _online_table(online: pd.DataFrame, as_of: datetime, max_features: int = 18) -> Table:
