@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser demo test test-fast lint bench mlflow-ui clean
+.PHONY: help install browser demo test test-fast lint bench serve mlflow-ui clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lint: install  ## ruff check and format check
 
 bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run
+
+serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
+	$(BIN)/talentmap serve
 
 mlflow-ui: install  ## MLflow server and UI on the embedded tracking store (127.0.0.1:5000)
 	$(BIN)/talentmap mlflow-ui

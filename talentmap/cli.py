@@ -12,6 +12,7 @@ from talentmap.commands import data as data_commands
 from talentmap.commands import demo as demo_commands
 from talentmap.commands import generate as generate_commands
 from talentmap.features import cli as feature_commands
+from talentmap.serving import cli as serving_commands
 from talentmap.training import cli as training_commands
 from talentmap.training import cli_mlflow as mlflow_commands
 from talentmap.training import cli_retrain as retrain_commands
@@ -30,6 +31,7 @@ data_commands.register(app)
 training_commands.register(app)
 mlflow_commands.register(app)
 retrain_commands.register(app)
+serving_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
 

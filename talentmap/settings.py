@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from talentmap.serving.config import ServingConfig
 from talentmap.training.config import RetrainConfig, TrainingConfig
 from talentmap.training.tracking import TrackingConfig
 
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     training: TrainingConfig = TrainingConfig()
     tracking: TrackingConfig = TrackingConfig()
     retrain: RetrainConfig = RetrainConfig()
+    serving: ServingConfig = ServingConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,103 @@
+"""The answers of ``/shortlist``, ``/score`` and ``/model`` as plain JSON-ready data.
+
+Kept apart from the BentoML service so that the benchmark's plain Starlette reference
+serves exactly the same work, and so the unit tests need no server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from talentmap.serving.ranking import Ranking, reason_dict
+from talentmap.serving.schemas import ShortlistRequest
+from talentmap.training.explain import top_reasons
+
+N_REASONS = 3
+
+
+def filters_of(request: ShortlistRequest, default_k: int) -> dict[str, Any]:
+    """The filters as applied (k resolved), JSON-ready: echoed and audited."""
+    return {
+        "k": request.k or default_k,
+        "region": request.region,
+        "sector": request.sector,
+        "founded_after": request.founded_after.isoformat() if request.founded_after else None,
+        "min_score": request.min_score,
+        "include_explanations": request.include_explanations,
+    }
+
+
+def shortlist(ranking: Ranking, request: ShortlistRequest, default_k: int) -> dict[str, Any]:
+    """The ``ShortlistResponse`` body for ``request`` over ``ranking``."""
+    filters = filters_of(request, default_k)
+    rows, matching = ranking.select(
+        k=filters["k"],
+        region=request.region,
+        sector=request.sector,
+        founded_after=request.founded_after,
+        min_score=request.min_score,
+    )
+    reasons = ranking.reasons(rows) if request.include_explanations else None
+    candidates = [
+        ranking.row(int(r), reasons[i] if reasons is not None else None) for i, r in enumerate(rows)
+    ]
+    return {
+        "lineage": ranking.lineage.as_dict(),
+        "filters": filters,
+        "total_candidates": len(ranking),
+        "matching": matching,
+        "candidates": candidates,
+    }
+
+
+def score_items(
+    ranking: Ranking,
+    requested: Sequence[str],
+    known: frozenset[str],
+    features: Any,
+) -> list[dict[str, Any]]:
+    """``ScoreItem``s in the requested order; ``features`` holds the known ids' rows."""
+    scored: dict[str, dict[str, Any]] = {}
+    if features is not None and len(features):
+        frame = features.reset_index(drop=True)  # dtypes pinned by inputs.online_features
+        probabilities = ranking.model.predict_proba(frame)[:, 1]
+        reasons = top_reasons(ranking.model, frame, N_REASONS)
+        for org_id, p, why in zip(frame["org_id"], probabilities, reasons, strict=True):
+            rank = ranking.rank_of(org_id)
+            score = float(p) if np.isfinite(p) else None
+            scored[org_id] = {
+                "org_id": org_id,
+                "status": "scored",
+                "candidate": rank is not None,
+                "score": score,
+                "rank": rank,
+                "percentile": ranking.percentile(score) if score is not None else None,
+                "reasons": [reason_dict(x) for x in why],
+            }
+    out = []
+    for org_id in requested:
+        if org_id in known and org_id in scored:
+            out.append(scored[org_id])
+        else:
+            out.append({"org_id": org_id, "status": "unknown"})
+    return out
+
+
+def model_info(served: Any) -> dict[str, Any]:
+    """``GET /model``: the champion, the ranking it produced, and any warning."""
+    from talentmap.serving.state import timestamp
+
+    ranking = served.ranking
+    return {
+        **served.champion.to_dict(),
+        "ranking": {
+            **ranking.lineage.as_dict(),
+            "lake_snapshot_id": ranking.lineage.lake_snapshot_id,
+            "candidates": len(ranking),
+            "loaded_at": timestamp(served.loaded_at),
+            "build_seconds": round(served.build_seconds, 3),
+        },
+    }

@@ -1,0 +1,275 @@
+"""``talentmap serve``, ``talentmap shortlist`` and ``talentmap keys``.
+
+- ``serve`` runs the BentoML service (``bentoml serve``) on loopback by default;
+- ``shortlist`` calls a running service and prints a rich table, CSV or JSON. The API key
+  comes from ``TALENTMAP_API_KEY`` only: a key given as an option would end up in shell
+  history and process listings;
+- ``keys new`` prints a fresh key and the config entry holding its hash; ``keys hash``
+  hashes a key read from stdin (never from an argument).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+SERVICE_TARGET = "talentmap.serving.service:TalentMapService"
+API_KEY_ENV = "TALENTMAP_API_KEY"
+FORMATS = ("table", "csv", "json")
+CSV_COLUMNS = (
+    "rank",
+    "org_id",
+    "name",
+    "region",
+    "city",
+    "sector",
+    "score",
+    "percentile",
+    "founders",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+)
+
+keys_app = typer.Typer(help="Create and hash API keys for the service.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``shortlist`` and the ``keys`` group to the application."""
+    app.command("serve")(serve_command)
+    app.command("shortlist")(shortlist_command)
+    app.add_typer(keys_app, name="keys")
+
+
+def serve_argv(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        SERVICE_TARGET,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def serve_command(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: serving.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: serving.port, 3000).")
+    ] = None,
+) -> None:
+    """Run the shortlist service and the web page (BentoML) until interrupted."""
+    from talentmap.serving.config import serving_config
+    from talentmap.settings import get_settings
+
+    config = serving_config(get_settings())
+    host = host or config.host
+    port = port or config.port
+    if not config.api_keys:
+        Console(stderr=True).print(
+            "[yellow]No API keys configured (TALENTMAP_SERVING__API_KEYS): every call will "
+            "get 401. Create one with `talentmap keys new`.[/]"
+        )
+    Console(stderr=True).print(f"Web page: http://{host}:{port}/  (readiness: /readyz)")
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    argv = serve_argv(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process, so signals (Ctrl+C, SIGTERM) reach BentoML directly.
+    os.execv(argv[0], argv)
+
+
+def _api_key() -> str:
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise typer.BadParameter(f"set the API key in the environment variable {API_KEY_ENV}")
+    return key
+
+
+def fetch_shortlist(url: str, key: str, body: dict[str, Any], timeout: float = 60.0) -> dict:
+    """POST /shortlist; raises ``RuntimeError`` with the server's message on an error."""
+    import httpx
+
+    response = httpx.post(
+        f"{url.rstrip('/')}/shortlist",
+        json=body,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=timeout,
+    )
+    if response.status_code != 200:
+        try:
+            detail: Any = response.json()
+        except ValueError:
+            detail = response.text
+        raise RuntimeError(f"{response.status_code}: {json.dumps(detail, ensure_ascii=False)}")
+    return dict(response.json())
+
+
+def _reason_texts(candidate: dict[str, Any]) -> list[str]:
+    texts = [r["text"] for r in candidate.get("reasons") or []]
+    return texts + [""] * (3 - len(texts))
+
+
+def to_csv(candidates: list[dict[str, Any]]) -> str:
+    """The shortlist as CSV (formula-like cells are quoted with a leading apostrophe)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in candidates:
+        founders = "; ".join(f"{f['name']} ({f['role']})" for f in c["founders"])
+        row = [
+            c["rank"],
+            c["org_id"],
+            c["name"],
+            c["region"] or "",
+            c["city"] or "",
+            c["sector"] or "",
+            f"{c['score']:.4f}",
+            c["percentile"],
+            founders,
+            *_reason_texts(c)[:3],
+        ]
+        writer.writerow([_safe_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _safe_cell(value: object) -> object:
+    # Spreadsheets run cells starting with = + - @ as formulas; names come from sources.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_table(body: dict[str, Any]) -> Table:
+    lineage = body["lineage"]
+    table = Table(
+        "#",
+        "company",
+        "region",
+        "sector",
+        "score",
+        "pct",
+        "founders",
+        "top reason",
+        title=(
+            f"{len(body['candidates'])} of {body['matching']:,} matching "
+            f"({body['total_candidates']:,} candidates) — model v{lineage['model_version']}, "
+            f"as of {lineage['as_of']}"
+        ),
+        caption=f"run {lineage['run_id']} · features {lineage['feature_snapshot_id']}",
+    )
+    for c in body["candidates"]:
+        founders = ", ".join(f["name"] for f in c["founders"])
+        table.add_row(
+            str(c["rank"]),
+            f"{c['name']}\n[dim]{c['org_id']} · {c['city'] or ''}[/]",
+            c["region"] or "",
+            c["sector"] or "",
+            f"{c['score']:.3f}",
+            f"{c['percentile']:.1f}",
+            founders,
+            _reason_texts(c)[0],
+        )
+    return table
+
+
+def shortlist_command(
+    url: Annotated[
+        str, typer.Option(help="Base URL of the running service.")
+    ] = "http://127.0.0.1:3000",
+    k: Annotated[int, typer.Option(min=1, max=1000, help="How many candidates (1-1000).")] = 50,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Official French region name, or 'International'."),
+    ] = None,
+    sector: Annotated[str | None, typer.Option(help="Exact sector label, e.g. fintech.")] = None,
+    founded_after: Annotated[
+        str | None, typer.Option(help="Only companies founded on or after YYYY-MM-DD.")
+    ] = None,
+    min_score: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Minimum calibrated score.")
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="Output format: table, csv or json.")
+    ] = "table",
+) -> None:
+    """Fetch a ranked, explained shortlist from a running service (key: $TALENTMAP_API_KEY)."""
+    if output not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    body: dict[str, Any] = {"k": k, "include_explanations": True}
+    for name, value in (
+        ("region", region),
+        ("sector", sector),
+        ("founded_after", founded_after),
+        ("min_score", min_score),
+    ):
+        if value is not None:
+            body[name] = value
+    key = _api_key()
+    try:
+        answer = fetch_shortlist(url, key, body)
+    except RuntimeError as exc:
+        Console(stderr=True).print(f"[red]shortlist failed:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    except Exception as exc:  # connection refused, timeout, ...
+        Console(stderr=True).print(f"[red]cannot reach {url}:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    if output == "json":
+        sys.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
+    elif output == "csv":
+        sys.stdout.write(to_csv(answer["candidates"]))
+    else:
+        Console().print(to_table(answer))
+
+
+@keys_app.command("new")
+def keys_new(
+    name: Annotated[str, typer.Option(help="Holder of the key (shown in the audit log).")],
+    role: Annotated[str, typer.Option(help="staff (read) or admin (also reload).")] = "staff",
+) -> None:
+    """Print a new random key (give it to its holder) and its hashed config entry."""
+    from talentmap.serving.auth import hash_key, new_key
+    from talentmap.serving.config import ApiKeyEntry
+
+    key = new_key()
+    entry = ApiKeyEntry(name=name, role=role, sha256=hash_key(key))  # type: ignore[arg-type]
+    console = Console(stderr=True)
+    console.print("API key (shown once; store it in the holder's password manager):")
+    sys.stdout.write(key + "\n")
+    console.print("Add this entry to TALENTMAP_SERVING__API_KEYS (a JSON list):")
+    console.print_json(entry.model_dump_json())
+
+
+@keys_app.command("hash")
+def keys_hash() -> None:
+    """Read a key on stdin and print its SHA-256, as the config expects."""
+    from talentmap.serving.auth import hash_key
+
+    key = sys.stdin.readline().strip()
+    if not key:
+        raise typer.BadParameter("no key on stdin")
+    sys.stdout.write(hash_key(key) + "\n")
+
+
+def main() -> None:  # pragma: no cover - ``python -m talentmap.serving.cli``
+    """Standalone entry point (the test suite starts the server with it)."""
+    app = typer.Typer(add_completion=False)
+    app.command()(serve_command)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

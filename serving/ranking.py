@@ -1,0 +1,430 @@
+"""The in-memory ranking: every current candidate scored once, then only filtered per request.
+
+A ``Ranking`` is immutable. The service holds one reference to the current ranking and
+replaces it with a single attribute assignment, so a request that took the reference at
+its start sees one model, one feature snapshot and one candidate set from start to end,
+whatever reload happens meanwhile.
+
+Rows are stored in rank order as parallel numpy arrays (read-only), with index arrays per
+region and per sector, so a filtered top-k is a few array operations even at 100,000
+candidates. Reasons (TreeSHAP contributions in plain words) are computed at build time for
+the top ``precompute_reasons`` rows and for the others on first request; that memo is
+keyed by org id and is the only mutable part (a cache of a pure function).
+
+Opt-outs (GDPR) are applied here, whatever the caller did before: an opted-out
+organisation is never ranked, an opted-out person never appears among the founders.
+``without`` derives a new ranking with more subjects removed, for ``forget``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from talentmap.serving.regions import map_region
+from talentmap.training.explain import top_reasons
+from talentmap.training.model import PromiseModel
+
+N_REASONS = 3
+_EMPTY = np.empty(0, dtype=np.int64)
+Founder = tuple[str, str, str]  # (person_id, name, role); the id is never served
+ReasonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RankingLineage:
+    """What a shortlist can be traced back to."""
+
+    model_name: str
+    model_version: str
+    run_id: str | None
+    feature_snapshot_id: str | None
+    lake_snapshot_id: str | None
+    as_of: date
+    ranking_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "run_id": self.run_id,
+            "feature_snapshot_id": self.feature_snapshot_id,
+            "as_of": self.as_of.isoformat(),
+            "ranking_id": self.ranking_id,
+        }
+
+
+@dataclass(frozen=True)
+class OptOuts:
+    """Subjects that must never be served (``opt_outs`` plus anything forgotten live)."""
+
+    org_ids: frozenset[str] = frozenset()
+    person_ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_table(cls, opt_outs: pd.DataFrame | None) -> OptOuts:
+        if opt_outs is None or opt_outs.empty:
+            return cls()
+        kind = opt_outs["subject_kind"].astype(str)
+        ids = opt_outs["subject_id"].astype(str)
+        return cls(frozenset(ids[kind == "org"]), frozenset(ids[kind == "person"]))
+
+    def union(self, other: OptOuts) -> OptOuts:
+        return OptOuts(self.org_ids | other.org_ids, self.person_ids | other.person_ids)
+
+
+class _ReasonMemo:
+    """org_id -> reasons, filled lazily; shared by rankings that share model and features."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, tuple[ReasonDict, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, org_id: str) -> tuple[ReasonDict, ...] | None:
+        return self._done.get(org_id)
+
+    def put_many(self, items: Mapping[str, tuple[ReasonDict, ...]]) -> None:
+        with self._lock:
+            self._done.update(items)
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def __getstate__(self) -> dict[str, Any]:  # locks do not pickle; the memo does
+        return {"done": dict(self._done)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._done = dict(state["done"])
+        self._lock = threading.Lock()
+
+
+def _frozen(values: Any, dtype: Any = None) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+def _index(values: np.ndarray) -> dict[str, np.ndarray]:
+    """value -> ascending row numbers holding it (None values are not indexed)."""
+    frame = pd.DataFrame({"v": values, "row": np.arange(len(values))}).dropna()
+    return {str(v): _frozen(g.to_numpy(dtype=np.int64)) for v, g in frame.groupby("v")["row"]}
+
+
+def reason_dict(reason: Any) -> ReasonDict:
+    value = reason.value
+    if isinstance(value, float) and not np.isfinite(value):
+        value = None
+    return {
+        "feature": reason.feature,
+        "value": value,
+        "contribution": round(float(reason.contribution), 6),
+        "text": reason.text,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Ranking:
+    """All current candidates in rank order, with what a shortlist row shows."""
+
+    lineage: RankingLineage
+    model: PromiseModel
+    org_ids: np.ndarray  # object, rank order
+    names: np.ndarray
+    regions: np.ndarray  # map region or None
+    cities: np.ndarray
+    sectors: np.ndarray
+    countries: np.ndarray
+    founded_on: np.ndarray  # datetime64[ns], NaT = unknown
+    scores: np.ndarray  # float64, non-increasing
+    founders: tuple[tuple[Founder, ...], ...]
+    features: pd.DataFrame  # model inputs, rank order, RangeIndex
+    opt_outs: OptOuts
+    _position: dict[str, int] = field(repr=False)
+    _by_region: dict[str, np.ndarray] = field(repr=False)
+    _by_sector: dict[str, np.ndarray] = field(repr=False)
+    _reasons: _ReasonMemo = field(repr=False)
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self.org_ids)
+
+    @property
+    def ranking_id(self) -> str:
+        return self.lineage.ranking_id
+
+    def rank_of(self, org_id: str) -> int | None:
+        row = self._position.get(org_id)
+        return None if row is None else row + 1
+
+    def row_of(self, org_id: str) -> int | None:
+        return self._position.get(org_id)
+
+    def percentile(self, score: float) -> float:
+        """Share of candidates scoring strictly lower than ``score``, in percent."""
+        n = len(self.scores)
+        if n == 0:
+            return 0.0
+        # scores are non-increasing: -scores is sorted ascending
+        not_lower = int(np.searchsorted(-self.scores, -score, side="right"))
+        return round(100.0 * (n - not_lower) / n, 2)
+
+    def sectors_available(self) -> list[str]:
+        return sorted(self._by_sector)
+
+    def region_counts(self, rows: np.ndarray) -> dict[str, int]:
+        picked = pd.Series(self.regions[rows], dtype=object).dropna()
+        return {str(k): int(v) for k, v in picked.value_counts().items()}
+
+    def select(
+        self,
+        k: int,
+        region: str | None = None,
+        sector: str | None = None,
+        founded_after: date | None = None,
+        min_score: float | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """(the first ``k`` matching rows in rank order, how many rows match)."""
+        n = len(self.scores)
+        limit = n if min_score is None else int(np.searchsorted(-self.scores, -min_score, "right"))
+        rows: np.ndarray | None = None
+        if region is not None:
+            rows = self._by_region.get(region, _EMPTY)
+        if sector is not None:
+            in_sector = self._by_sector.get(sector, _EMPTY)
+            rows = in_sector if rows is None else np.intersect1d(rows, in_sector, True)
+        if rows is None:
+            if founded_after is None:
+                return np.arange(min(k, limit), dtype=np.int64), limit
+            rows = np.arange(limit, dtype=np.int64)
+        else:
+            rows = rows[: int(np.searchsorted(rows, limit))]
+        if founded_after is not None:
+            # An unknown founding date (NaT) never passes a founded_after filter.
+            rows = rows[self.founded_on[rows] >= np.datetime64(founded_after, "ns")]
+        return rows[:k], len(rows)
+
+    def reasons(self, rows: Sequence[int] | np.ndarray) -> list[tuple[ReasonDict, ...]]:
+        """Top-3 reasons of the given rows (computed once per org, then memoised)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        missing = [int(r) for r in rows if self._reasons.get(self.org_ids[r]) is None]
+        if missing:
+            self._compute_reasons(np.asarray(missing, dtype=np.int64))
+        return [self._reasons.get(self.org_ids[r]) or () for r in rows]
+
+    def _compute_reasons(self, rows: np.ndarray) -> None:
+        frame = self.features.iloc[rows]
+        computed = top_reasons(self.model, frame, N_REASONS)
+        self._reasons.put_many(
+            {
+                str(self.org_ids[r]): tuple(reason_dict(x) for x in reasons)
+                for r, reasons in zip(rows, computed, strict=True)
+            }
+        )
+
+    def row(self, r: int, reasons: tuple[ReasonDict, ...] | None = None) -> dict[str, Any]:
+        """One shortlist row as plain JSON-ready data (no names of opted-out persons)."""
+        founded = self.founded_on[r]
+        score = float(self.scores[r])
+        out: dict[str, Any] = {
+            "org_id": self.org_ids[r],
+            "name": self.names[r],
+            "region": self.regions[r],
+            "city": self.cities[r],
+            "sector": self.sectors[r],
+            "country": self.countries[r],
+            "founded_on": None if np.isnat(founded) else pd.Timestamp(founded).date().isoformat(),
+            "founders": [{"name": n, "role": role} for _, n, role in self.founders[r]],
+            "score": score,  # unrounded: a client may pass it back as min_score
+            "rank": int(r) + 1,
+            "percentile": self.percentile(score),
+        }
+        if reasons is not None:
+            out["reasons"] = list(reasons)
+        return out
+
+    # ------------------------------------------------------------------ deriving
+    def without(
+        self,
+        org_ids: Iterable[str] = (),
+        person_ids: Iterable[str] = (),
+        ranking_id: str | None = None,
+    ) -> Ranking:
+        """A new ranking without these organisations and without these persons as founders.
+
+        Ranks are recomputed (the others move up); scores do not change.
+        """
+        extra = OptOuts(frozenset(map(str, org_ids)), frozenset(map(str, person_ids)))
+        opt_outs = self.opt_outs.union(extra)
+        keep = ~np.isin(self.org_ids, list(extra.org_ids)) if extra.org_ids else None
+        hidden = extra.person_ids
+        founders = tuple(
+            tuple(f for f in team if f[0] not in hidden) if hidden else team
+            for team in self.founders
+        )
+        rows = np.flatnonzero(keep) if keep is not None else np.arange(len(self))
+        lineage = self.lineage
+        if ranking_id is not None:
+            lineage = replace(lineage, ranking_id=ranking_id)
+        return _assemble(
+            lineage=lineage,
+            model=self.model,
+            columns={
+                "org_id": self.org_ids[rows],
+                "name": self.names[rows],
+                "region": self.regions[rows],
+                "city": self.cities[rows],
+                "sector": self.sectors[rows],
+                "country": self.countries[rows],
+                "founded_on": self.founded_on[rows],
+            },
+            scores=self.scores[rows],
+            founders=tuple(founders[r] for r in rows),
+            features=self.features.iloc[rows].reset_index(drop=True),
+            opt_outs=opt_outs,
+            memo=self._reasons,
+        )
+
+
+def _assemble(
+    lineage: RankingLineage,
+    model: PromiseModel,
+    columns: Mapping[str, np.ndarray],
+    scores: np.ndarray,
+    founders: tuple[tuple[Founder, ...], ...],
+    features: pd.DataFrame,
+    opt_outs: OptOuts,
+    memo: _ReasonMemo,
+) -> Ranking:
+    org_ids = _frozen(columns["org_id"], object)
+    regions = _frozen(columns["region"], object)
+    sectors = _frozen(columns["sector"], object)
+    return Ranking(
+        lineage=lineage,
+        model=model,
+        org_ids=org_ids,
+        names=_frozen(columns["name"], object),
+        regions=regions,
+        cities=_frozen(columns["city"], object),
+        sectors=sectors,
+        countries=_frozen(columns["country"], object),
+        founded_on=_frozen(columns["founded_on"], "datetime64[ns]"),
+        scores=_frozen(scores, np.float64),
+        founders=founders,
+        features=features,
+        opt_outs=opt_outs,
+        _position={str(o): i for i, o in enumerate(org_ids)},
+        _by_region=_index(regions),
+        _by_sector=_index(sectors),
+        _reasons=memo,
+    )
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
+
+
+def founders_by_org(
+    tables: Mapping[str, pd.DataFrame], org_ids: Iterable[str], opt_outs: OptOuts
+) -> dict[str, tuple[Founder, ...]]:
+    """(person_id, name, role) of each organisation's founders, opted-out persons left out.
+
+    The role shown is the founder's title when the source gives one ("CEO"), else
+    "founder". Founders are listed in start-date order, then by person id.
+    """
+    roles, people = tables.get("roles"), tables.get("people")
+    if roles is None or people is None or roles.empty:
+        return {}
+    wanted = set(map(str, org_ids))
+    found = roles.loc[(roles["role"] == "founder") & roles["org_id"].isin(wanted)]
+    found = found.loc[~found["person_id"].isin(opt_outs.person_ids)]
+    names = people.set_index("person_id")["full_name"]
+    found = found.assign(full_name=found["person_id"].map(names)).dropna(subset=["full_name"])
+    if "title" in found:
+        title = found["title"].where(found["title"].notna() & (found["title"] != ""), "founder")
+    else:
+        title = pd.Series("founder", index=found.index)
+    found = found.assign(shown_role=title)
+    order = (
+        ["org_id", "started_on", "person_id"] if "started_on" in found else ["org_id", "person_id"]
+    )
+    found = found.sort_values(order, kind="stable")
+    out: dict[str, tuple[Founder, ...]] = {}
+    for org, group in found.groupby("org_id", sort=False):
+        out[str(org)] = tuple(
+            (str(p), str(n), str(r))
+            for p, n, r in zip(
+                group["person_id"], group["full_name"], group["shown_role"], strict=True
+            )
+        )
+    return out
+
+
+def build_ranking(
+    model: PromiseModel,
+    features: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    lineage: RankingLineage,
+    opt_outs: OptOuts | None = None,
+    precompute_reasons: int = 1000,
+) -> Ranking:
+    """Score every row of ``features`` (one per candidate, with ``org_id``) and rank them.
+
+    ``tables`` needs ``organizations`` and, for founders, ``roles`` and ``people``; its
+    ``opt_outs`` table is honoured together with ``opt_outs``. Equal scores are ranked by
+    org id, as the backtest does.
+    """
+    blocked = OptOuts.from_table(tables.get("opt_outs")).union(opt_outs or OptOuts())
+    features = features.loc[~features["org_id"].astype(str).isin(blocked.org_ids)]
+    features = features.drop_duplicates("org_id").reset_index(drop=True)
+    ids = features["org_id"].astype(str).to_numpy(dtype=object)
+    scores = model.predict_proba(features)[:, 1] if len(features) else np.empty(0, dtype=np.float64)
+    order = np.lexsort((ids.astype(str), -scores))
+    ids, scores = ids[order], scores[order]
+    features = features.iloc[order].reset_index(drop=True)
+
+    orgs = tables["organizations"].drop_duplicates("org_id").set_index("org_id")
+    meta = orgs.reindex(ids)
+    missing = pd.Series(None, index=meta.index, dtype=object)
+
+    def text(name: str) -> np.ndarray:
+        return _text(meta.get(name, missing))
+
+    countries, raw_regions = text("country"), text("region")
+    founded = (
+        pd.to_datetime(meta["founded_on"]).to_numpy(dtype="datetime64[ns]")
+        if "founded_on" in meta
+        else np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+    )
+    teams = founders_by_org(tables, ids, blocked)
+    names = text("name")
+    ranking = _assemble(
+        lineage=lineage,
+        model=model,
+        columns={
+            "org_id": ids,
+            "name": np.where(pd.isna(names), ids, names),
+            "region": np.array(
+                [map_region(c, r) for c, r in zip(countries, raw_regions, strict=True)],
+                dtype=object,
+            ),
+            "city": text("city"),
+            "sector": text("sector"),
+            "country": countries,
+            "founded_on": founded,
+        },
+        scores=scores,
+        founders=tuple(teams.get(str(o), ()) for o in ids),
+        features=features,
+        opt_outs=blocked,
+        memo=_ReasonMemo(),
+    )
+    top = min(precompute_reasons, len(ranking))
+    if top:
+        ranking.reasons(np.arange(top))
+    return ranking

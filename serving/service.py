@@ -1,0 +1,225 @@
+"""The BentoML shortlist service (BentoML >= 1.2 style: a class, ``@bentoml.api`` methods).
+
+Run it with ``talentmap serve`` or ``bentoml serve talentmap.serving.service:TalentMapService``.
+Configuration comes from the environment (``TALENTMAP_*``; see ``ServingConfig``)
+because ``bentoml serve`` starts the service in worker processes.
+
+Start-up returns at once and loads in a background thread: ``/readyz`` answers 503 with
+the reason until the champion is loaded and every candidate ranked, then 200. Requests
+read ``state.served`` once and answer from that object only (see ``state.py``).
+
+Routes: POST ``/shortlist``, ``/score``, ``/admin/reload``, ``/admin/forget`` (here);
+GET ``/``, ``/static/*``, ``/model``, ``/filters`` (``web.py``); BentoML's own
+``/livez``, ``/healthz``, ``/readyz``, ``/metrics`` and ``/docs.json`` (OpenAPI).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import bentoml
+from starlette.responses import JSONResponse
+
+from talentmap.serving.answers import score_items, shortlist
+from talentmap.serving.audit import AuditLog
+from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
+from talentmap.serving.config import serving_config
+from talentmap.serving.schemas import (
+    ForgetRequest,
+    ForgetResponse,
+    ReloadRequest,
+    ReloadResponse,
+    ScoreRequest,
+    ScoreResponse,
+    ShortlistRequest,
+    ShortlistResponse,
+)
+from talentmap.serving.state import Served, ServingState
+from talentmap.serving.web import build_web_app
+from talentmap.settings import get_settings
+
+NOT_READY = "no ranking loaded yet; see /readyz for the reason"
+
+
+class _Runtime:
+    """Lets the middleware and the mounted app reach the service instance's state.
+
+    Both are built by BentoML before the instance exists, in the same worker process.
+    """
+
+    state: ServingState | None = None
+
+    def served(self) -> Served | None:
+        return self.state.served if self.state is not None else None
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.state is None:
+            return False, "starting: the service instance is not created yet"
+        return self.state.readiness()
+
+
+RUNTIME = _Runtime()
+
+
+def _keyring() -> KeyRing:
+    return KeyRing(serving_config(get_settings()).api_keys)
+
+
+def _max_body() -> int:
+    return serving_config(get_settings()).max_body_bytes
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _caller(ctx: bentoml.Context) -> Principal:
+    # The guard middleware sets it on every non-public route; absence is a server bug.
+    found = principal_of(ctx.request.scope)
+    if found is None:
+        raise RuntimeError("request reached an API without an authenticated principal")
+    return found
+
+
+@bentoml.service(
+    name="talentmap",
+    workers=1,
+    traffic={"timeout": 300},
+    metrics={"enabled": True},
+)
+@bentoml.asgi_app(build_web_app(RUNTIME.served), path="/")
+class TalentMapService:
+    """Ranked, explained shortlists of promising young companies."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.config = serving_config(settings)
+        self.state = ServingState(settings, self.config)
+        self.audit = AuditLog(settings.path(self.config.audit_log))
+        RUNTIME.state = self.state
+        self.state.start()
+
+    def __is_ready__(self) -> bool:
+        return self.state.readiness()[0]
+
+    @bentoml.on_shutdown
+    def _shutdown(self) -> None:
+        self.state.stop()
+        self.audit.close()
+
+    @bentoml.api(route="/shortlist", output_spec=ShortlistResponse)
+    async def shortlist(self, request: ShortlistRequest, /, ctx: bentoml.Context) -> Any:
+        """The top-k current candidates matching the filters, with reasons and lineage."""
+        who = _caller(ctx)
+        served = self.state.served  # read once: one model, one ranking for this answer
+        if served is None:
+            return _error(503, NOT_READY)
+        body = shortlist(served.ranking, request, self.config.default_k)
+        try:
+            self.audit.write(
+                "shortlist",
+                who.name,
+                who.role,
+                filters=body["filters"],
+                model_version=served.champion.version,
+                run_id=served.champion.run_id,
+                feature_snapshot_id=served.ranking.lineage.feature_snapshot_id,
+                ranking_id=served.ranking.ranking_id,
+                matching=body["matching"],
+                org_ids=[c["org_id"] for c in body["candidates"]],
+            )
+        except OSError as exc:  # no audit line, no shortlist
+            return _error(503, f"audit log unavailable ({exc.strerror or exc})")
+        return JSONResponse(body)
+
+    @bentoml.api(route="/score", output_spec=ScoreResponse)
+    async def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> Any:
+        """Score and reasons of listed organisations from online features; others: unknown."""
+        who = _caller(ctx)
+        served = self.state.served
+        if served is None:
+            return _error(503, NOT_READY)
+        if len(request.org_ids) > self.config.max_score_ids:
+            return _error(422, f"at most {self.config.max_score_ids} org_ids per call")
+        requested = list(dict.fromkeys(request.org_ids))
+        known = [o for o in requested if o in served.known_org_ids]
+        features = None
+        if known:
+            features = await anyio.to_thread.run_sync(self.state.online, known, served)
+        results = score_items(served.ranking, request.org_ids, served.known_org_ids, features)
+        try:
+            self.audit.write(
+                "score",
+                who.name,
+                who.role,
+                model_version=served.champion.version,
+                ranking_id=served.ranking.ranking_id,
+                org_ids=requested,
+            )
+        except OSError as exc:
+            return _error(503, f"audit log unavailable ({exc.strerror or exc})")
+        return JSONResponse({"lineage": served.ranking.lineage.as_dict(), "results": results})
+
+    @bentoml.api(route="/admin/reload", output_spec=ReloadResponse)
+    async def reload(self, request: ReloadRequest, /, ctx: bentoml.Context) -> Any:
+        """Load the champion again and swap the ranking atomically (admin)."""
+        who = _caller(ctx)
+        started = time.perf_counter()
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                lambda: self.state.reload(force=request.force, trigger=f"admin:{who.name}")
+            )
+        except Exception as exc:  # the old ranking keeps being served
+            return _error(503, f"reload failed, still serving the previous ranking: {exc}")
+        served = outcome.served
+        self.audit.write(
+            "reload",
+            who.name,
+            who.role,
+            previous_version=outcome.previous_version,
+            model_version=served.champion.version,
+            ranking_id=served.ranking.ranking_id,
+        )
+        return JSONResponse(
+            {
+                "reloaded": outcome.reloaded,
+                "previous_version": outcome.previous_version,
+                "model_version": served.champion.version,
+                "ranking_id": served.ranking.ranking_id,
+                "candidates": len(served.ranking),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+
+    @bentoml.api(route="/admin/forget", output_spec=ForgetResponse)
+    async def forget(self, request: ForgetRequest, /, ctx: bentoml.Context) -> Any:
+        """Drop organisations and persons from the running ranking at once (admin)."""
+        who = _caller(ctx)
+        if self.state.served is None:
+            return _error(503, NOT_READY)
+        served, removed, hidden = await anyio.to_thread.run_sync(
+            self.state.forget, list(request.org_ids), list(request.person_ids)
+        )
+        # Counts only: the ids of people who asked to be forgotten are not copied here.
+        self.audit.write(
+            "forget",
+            who.name,
+            who.role,
+            orgs=len(request.org_ids),
+            persons=len(request.person_ids),
+            ranking_id=served.ranking.ranking_id,
+        )
+        return JSONResponse(
+            {
+                "ranking_id": served.ranking.ranking_id,
+                "removed_orgs": removed,
+                "founders_hidden": hidden,
+            }
+        )
+
+
+TalentMapService.add_asgi_middleware(
+    GuardMiddleware, keyring=_keyring, max_body_bytes=_max_body, readiness=RUNTIME.readiness
+)

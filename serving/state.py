@@ -1,0 +1,235 @@
+"""The service's state: one reference to what is served, and the reloads that replace it.
+
+``ServingState.served`` is the only thing requests read: a frozen ``Served`` (champion facts
++ ranking). Reloads build a complete new ``Served`` off the request path (in the poller
+thread, or in a worker thread for ``POST /admin/reload``) and publish it with one
+attribute assignment, which is atomic in Python; a request that read ``served`` once at its
+start answers from one model and one ranking whatever happens meanwhile. Reloads are
+serialised by a lock, so two never interleave.
+
+Subjects forgotten at run time (``forget``) are kept in ``forgotten`` and applied to every
+ranking built afterwards, so a reload cannot bring them back even before the lake records
+their opt-out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from talentmap.features.store import read_lineage
+from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
+from talentmap.serving.config import ServingConfig
+from talentmap.serving.inputs import load_inputs, online_features
+from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
+from talentmap.settings import Settings
+from talentmap.training.model import PromiseModel
+from talentmap.training.tracking import TrackingTarget, resolve_target
+
+logger = logging.getLogger("talentmap.serving")
+
+
+@dataclass(frozen=True)
+class Served:
+    champion: ChampionInfo
+    ranking: Ranking
+    known_org_ids: frozenset[str]  # in the lake and not opted out: what /score may answer
+    loaded_at: float  # time.time()
+    build_seconds: float
+    feature_stamp: tuple[str | None, str | None] = (None, None)  # features' (snapshot, built_at)
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    reloaded: bool
+    previous_version: str | None
+    served: Served
+
+
+def new_ranking_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class ServingState:
+    """Holds what is served and knows how to rebuild it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: ServingConfig,
+        target: TrackingTarget | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.target = target or resolve_target(settings)
+        self.served: Served | None = None
+        self.problem: str | None = "starting: loading the champion and ranking candidates"
+        self.forgotten = OptOuts()
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store: Any = None
+        self._store_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ status
+    def readiness(self) -> tuple[bool, str]:
+        served = self.served
+        if served is None:
+            return False, self.problem or "no ranking loaded"
+        return True, served.champion.warning or "ok"
+
+    # ------------------------------------------------------------------ building
+    def feature_stamp(self) -> tuple[str | None, str | None]:
+        """Which feature build the online store holds: a retrain changes it."""
+        lineage = read_lineage(self.settings.feature_tables_dir) or {}
+        return lineage.get("snapshot_id"), lineage.get("built_at")
+
+    def build(self, champion: ChampionInfo, model: PromiseModel) -> Served:
+        """A complete new ``Served`` from the lake, the online store and ``model``."""
+        started = time.perf_counter()
+        stamp = self.feature_stamp()
+        inputs = load_inputs(self.settings, self.config)
+        store = self._open_store()
+        features = online_features(self.settings, inputs.candidate_ids, inputs.as_of, store)
+        lineage = RankingLineage(
+            model_name=champion.model_name,
+            model_version=champion.version,
+            run_id=champion.run_id,
+            feature_snapshot_id=inputs.feature_snapshot_id,
+            lake_snapshot_id=inputs.lake_snapshot_id,
+            as_of=inputs.as_of,
+            ranking_id=new_ranking_id(),
+        )
+        ranking = build_ranking(
+            model,
+            features,
+            inputs.tables,
+            lineage,
+            opt_outs=inputs.opt_outs.union(self.forgotten),
+            precompute_reasons=self.config.precompute_reasons,
+        )
+        with self._store_lock:
+            self._store = store
+        known = frozenset(inputs.tables["organizations"]["org_id"].astype(str))
+        known = known - ranking.opt_outs.org_ids
+        elapsed = time.perf_counter() - started
+        return Served(champion, ranking, known, time.time(), elapsed, stamp)
+
+    def _open_store(self) -> Any:
+        from talentmap.features.store import open_store
+
+        return open_store(self.settings)
+
+    def online(self, org_ids: list[str], served: Served) -> pd.DataFrame:
+        """Online features of ``org_ids`` at the served ranking's date (for ``/score``).
+
+        Serialised: the Feast store opened by the last reload is shared, and its SQLite
+        connection is not meant for concurrent use.
+        """
+        with self._store_lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return online_features(
+                self.settings, org_ids, served.ranking.lineage.as_of, self._store
+            )
+
+    # ------------------------------------------------------------------ reloading
+    def reload(self, force: bool = True, trigger: str = "manual") -> ReloadOutcome:
+        """Load the champion and recompute the ranking, then swap; serialised.
+
+        Without ``force`` (the poller), nothing happens unless the champion's version or
+        the feature build behind the online store changed since the last load.
+        """
+        with self._reload_lock:
+            before = self.served
+            previous = before.champion.version if before else None
+            if before is not None and not force:
+                try:
+                    version = champion_version(self.target, self.config.alias)
+                except Exception as exc:  # registry down: keep serving what we have
+                    logger.warning("champion poll failed (%s); keeping version %s", exc, previous)
+                    return ReloadOutcome(False, previous, before)
+                unchanged = version == previous and before.champion.source == "registry"
+                if unchanged and self.feature_stamp() == before.feature_stamp:
+                    return ReloadOutcome(False, previous, before)
+            cache_dir = self.settings.path(self.config.cache_dir)
+            champion, model = load_champion(self.target, self.config.alias, cache_dir)
+            served = self.build(champion, model)
+            self.served = served  # the one atomic swap
+            self.problem = None
+            logger.info(
+                "serving %s v%s (%s): %d candidates ranked in %.1fs (%s)",
+                champion.model_name,
+                champion.version,
+                served.ranking.ranking_id,
+                len(served.ranking),
+                served.build_seconds,
+                trigger,
+            )
+            return ReloadOutcome(True, previous, served)
+
+    def forget(self, org_ids: list[str], person_ids: list[str]) -> tuple[Served, int, int]:
+        """Drop subjects from the running ranking now (and from every later one)."""
+        with self._reload_lock:
+            self.forgotten = self.forgotten.union(
+                OptOuts(frozenset(org_ids), frozenset(person_ids))
+            )
+            before = self.served
+            if before is None:
+                raise RuntimeError("no ranking loaded yet")
+            ranking = before.ranking.without(org_ids, person_ids, ranking_id=new_ranking_id())
+            hidden = sum(len(t) for t in before.ranking.founders) - sum(
+                len(t) for t in ranking.founders
+            )
+            known = before.known_org_ids - frozenset(org_ids)
+            served = Served(before.champion, ranking, known, time.time(), 0.0, before.feature_stamp)
+            self.served = served
+            return served, len(before.ranking) - len(ranking), hidden
+
+    # ------------------------------------------------------------------ background
+    def start(self) -> None:
+        """Load in the background, then poll the alias; readiness says when it is done."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="talentmap-reloader", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self, sleep: Callable[[float], bool] | None = None) -> None:
+        wait = sleep or self._stop.wait
+        delay = 2.0
+        while self.served is None and not self._stop.is_set():
+            try:
+                self.reload(force=True, trigger="start-up")
+            except Exception as exc:
+                self.problem = f"cannot load a ranking: {type(exc).__name__}: {exc}"
+                logger.error("%s; retrying in %.0fs", self.problem, delay)
+                if wait(delay):
+                    return
+                delay = min(delay * 2, 60.0)
+        interval = self.config.reload_poll_seconds
+        if interval <= 0:
+            return
+        while not wait(interval):
+            try:
+                self.reload(force=False, trigger="poll")
+            except Exception as exc:  # keep serving the current ranking
+                logger.error("reload after poll failed: %s: %s", type(exc).__name__, exc)
+
+
+def lineage_dict(served: Served) -> dict[str, Any]:
+    return served.ranking.lineage.as_dict()
+
+
+def timestamp(seconds: float) -> str:
+    return pd.Timestamp(seconds, unit="s", tz="UTC").isoformat(timespec="seconds")

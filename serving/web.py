@@ -1,0 +1,61 @@
+"""The Starlette app mounted at ``/`` on the BentoML server: the web page and GET routes.
+
+BentoML's ``@bentoml.api`` routes are POST only, so the read-only GET routes live here:
+``/`` (the page), ``/static/*`` (its assets, all local: nothing is fetched from the
+internet), ``/model`` (the champion and its ranking) and ``/filters`` (the regions and
+sectors the page offers). The guard middleware in front of the whole server checks keys;
+``/model`` and ``/filters`` need the staff role, the page and its assets are public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from talentmap.serving.answers import model_info
+from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
+
+
+def build_web_app(served: Callable[[], Any]) -> Starlette:
+    """``served`` returns the current ``Served`` (or None while loading)."""
+
+    async def index(_: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
+
+    async def model(_: Request) -> Response:
+        current = served()
+        if current is None:
+            return JSONResponse(NOT_READY, status_code=503)
+        return JSONResponse(model_info(current))
+
+    async def filters(_: Request) -> Response:
+        current = served()
+        if current is None:
+            return JSONResponse(NOT_READY, status_code=503)
+        return JSONResponse(
+            {
+                "regions": list(MAP_REGIONS),
+                "french_regions": list(FRENCH_REGIONS),
+                "international": INTERNATIONAL,
+                "sectors": current.ranking.sectors_available(),
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/model", model, methods=["GET"]),
+            Route("/filters", filters, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        ]
+    )

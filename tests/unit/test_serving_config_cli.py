@@ -1,0 +1,112 @@
+"""Serving configuration, the champion's local cache, and the CLI's offline parts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from talentmap.serving import cli as serving_cli
+from talentmap.serving.auth import hash_key
+from talentmap.serving.champion import (
+    ChampionInfo,
+    ChampionUnavailableError,
+    _cache,
+    cached_champion,
+    load_champion,
+)
+from talentmap.serving.config import ApiKeyEntry, ServingConfig, serving_config
+from talentmap.training.hyperparams import ModelConfig
+from talentmap.training.model import PromiseModel
+from talentmap.training.toy_rows import toy_training_rows
+from talentmap.training.tracking import TrackingConfig, resolve_target
+
+
+def test_key_entries_are_validated() -> None:
+    entry = ApiKeyEntry(name="sam", role="staff", sha256=hash_key("k").upper())
+    assert entry.sha256 == hash_key("k")  # normalised to lower case
+    with pytest.raises(ValidationError, match="64 hex"):
+        ApiKeyEntry(name="sam", role="staff", sha256="not-a-hash")
+    with pytest.raises(ValidationError):
+        ApiKeyEntry(name="sam", role="root", sha256=hash_key("k"))
+    with pytest.raises(ValidationError, match="distinct name"):
+        ServingConfig(api_keys=[entry, entry])
+    with pytest.raises(ValidationError):
+        ServingConfig(workers=2)  # one ranking per worker would diverge
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [{"name": "ada", "role": "admin", "sha256": hash_key("x")}]
+    monkeypatch.setenv("TALENTMAP_SERVING__API_KEYS", json.dumps(keys))
+    monkeypatch.setenv("TALENTMAP_SERVING__RELOAD_POLL_SECONDS", "5")
+    config = serving_config(object())  # a Settings without the group yet
+    assert config.api_keys[0].name == "ada" and config.reload_poll_seconds == 5
+    assert config.host == "127.0.0.1" and config.default_k == 50
+
+
+def _model(tmp_path: Path) -> Path:
+    frame, y, as_of = toy_training_rows(seed=1, n_dates=12, per_date=150)
+    model = PromiseModel(
+        ModelConfig(num_threads=1, n_estimators=20), features=["n_rounds", "n_founders_phd"]
+    )
+    return model.fit(frame, y, as_of).save(tmp_path / "saved")
+
+
+def test_unreachable_registry_serves_the_cached_champion(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    target = resolve_target(
+        config=TrackingConfig(uri=f"sqlite:///{blocker}/store.db"), home=tmp_path
+    )
+    cache = tmp_path / "cache"
+    with pytest.raises(ChampionUnavailableError, match="no champion is cached"):
+        load_champion(target, "champion", cache)
+    info = ChampionInfo("talent-promise", "champion", "4", "run", None, None, {"model.auc_pr": 0.3})
+    _cache(cache, info, _model(tmp_path))
+    assert cached_champion(cache)[0] == info
+    served, model = load_champion(target, "champion", cache)
+    assert served.version == "4" and served.source == "cache"
+    assert "cached champion version 4" in served.warning
+    assert model.feature_names_ == ["n_rounds", "n_founders_phd"]
+
+
+def test_csv_output_defuses_formulas() -> None:
+    row = {
+        "rank": 1,
+        "org_id": "org-1",
+        "name": '=HYPERLINK("http://x")',
+        "region": "Occitanie",
+        "city": None,
+        "sector": "saas",
+        "score": 0.5,
+        "percentile": 99.0,
+        "founders": [{"name": "@evil", "role": "CEO"}],
+        "reasons": [{"text": "Raised 2 rounds (raises the score)"}],
+    }
+    text = serving_cli.to_csv([row])
+    lines = text.splitlines()
+    assert lines[0].split(",")[:3] == ["rank", "org_id", "name"]
+    assert "'=HYPERLINK" in lines[1] and "'@evil" in lines[1]
+
+
+def test_keys_commands() -> None:
+    app = typer.Typer()
+    serving_cli.register(app)
+    runner = CliRunner()
+    hashed = runner.invoke(app, ["keys", "hash"], input="my-secret-key\n")
+    assert hashed.exit_code == 0 and hashed.stdout.strip() == hash_key("my-secret-key")
+    created = runner.invoke(app, ["keys", "new", "--name", "sam", "--role", "admin"])
+    assert created.exit_code == 0
+    key = created.stdout.strip().splitlines()[0]
+    assert hash_key(key) in created.output and '"role": "admin"' in created.output
+
+
+def test_serve_command_line_is_loopback_bentoml() -> None:
+    argv = serving_cli.serve_argv("127.0.0.1", 3000)
+    assert argv[1:4] == ["-m", "bentoml", "serve"]
+    assert argv[4] == serving_cli.SERVICE_TARGET
+    assert argv[-4:] == ["--host", "127.0.0.1", "--port", "3000"]
