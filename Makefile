@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser demo test test-fast lint bench serve mlflow-ui clean
+.PHONY: help install browser demo test test-fast lint bench serve mlflow-ui stop clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ browser:  ## Install Debian's chromium for the browser tests, if missing
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-demo: install  ## Generate a world, validate, ingest, build and materialize features
+demo: install  ## Generate a world, retrain on it, serve it; prints a shortlist and the URLs
 	$(BIN)/talentmap demo
 
 test: install browser  ## Lint, then run the whole test suite
@@ -53,5 +53,8 @@ serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
 mlflow-ui: install  ## MLflow server and UI on the embedded tracking store (127.0.0.1:5000)
 	$(BIN)/talentmap mlflow-ui
 
+stop:  ## Stop the service and MLflow UI that `make demo` left running
+	$(BIN)/talentmap stop
+
 clean:  ## Remove generated data and stores (keeps .venv)
-	rm -rf data/lake data/worlds data/features data/feast data/feature-versions data/runs data/audit
+	rm -rf data/lake data/worlds data/features data/feast data/feature-versions data/runs data/audit data/serving data/demo

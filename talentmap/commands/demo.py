@@ -7,6 +7,7 @@ function as its own subcommand: a demo that took a private path would prove noth
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from talentmap.settings import get_settings
+from talentmap.settings import Settings, get_settings
+
+DEMO_RUN_DIR = Path("data/demo")
 
 console = Console()
 
@@ -45,8 +48,12 @@ def demo(
             help="Where to write the world (default: <data_dir>/worlds/demo-<orgs>-<seed>)."
         ),
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(help="Leave the shortlist service and MLflow UI running at the end."),
+    ] = True,
 ) -> None:
-    """Generate a world, then retrain on it: ingest, features, train, register, promote."""
+    """Generate a world, retrain on it, then serve it: the whole system on the defaults."""
     from talentmap.features import store as feature_store
     from talentmap.generate.world import generate_world
     from talentmap.lake import Lake
@@ -101,13 +108,76 @@ def demo(
     online = feature_store.get_online_features(settings, sample_ids, end)
     console.print(_online_table(online.set_index("org_id"), end))
 
+    if serve:
+        _serve_and_show(settings)
+    else:
+        target = resolve_target(settings)
+        console.print(
+            f"[bold green]Done.[/] Lake snapshot {snapshot.snapshot_id}. MLflow: "
+            f"[bold]make mlflow-ui[/], then http://{target.ui_host}:{target.ui_port}/"
+            f"#/models/{target.registered_model}"
+        )
+
+
+def _demo_key(folder: Path) -> str:
+    """The demo's admin key, made once and kept (mode 0600) so re-runs reuse it."""
+    from talentmap.serving.auth import new_key
+
+    path = folder / "api_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(new_key())
+    return path.read_text().strip()
+
+
+def _serve_and_show(settings: Settings) -> None:
+    """Leave the shortlist service and the MLflow UI running; print a shortlist."""
+    from talentmap import background
+    from talentmap.serving.auth import hash_key
+    from talentmap.serving.cli import fetch_shortlist, to_table
+    from talentmap.training.tracking import resolve_target
+
+    folder = settings.path(DEMO_RUN_DIR)
+    key = _demo_key(folder)
+    keys = [k.model_dump() for k in settings.serving.api_keys]
+    keys.append({"name": "demo", "role": "admin", "sha256": hash_key(key)})
+    env = {
+        "TALENTMAP_HOME": str(settings.home.absolute()),
+        "TALENTMAP_SERVING__API_KEYS": json.dumps(keys),
+    }
+    talentmap = str(Path(sys.executable).parent / "talentmap")
+    host, port = settings.serving.host, settings.serving.port
+    base = f"http://{host}:{port}"
+    background.stop(folder, "serve")  # a previous demo's server holds the old ranking
+    background.start(
+        folder, "serve", [talentmap, "serve", "--host", host, "--port", str(port)], env
+    )
+    with console.status(f"[bold]Starting the shortlist service at {base}…"):
+        ready = background.wait_http(f"{base}/readyz", timeout_seconds=600)
+    if not ready:
+        console.print(f"[red]✗ the service did not become ready; see {folder / 'serve.log'}[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/] shortlist service ready at {base}")
+    answer = fetch_shortlist(base, key, {"k": 10, "include_explanations": True})
+    console.print(to_table(answer))
+
     target = resolve_target(settings)
+    mlflow_url = f"http://{target.ui_host}:{target.ui_port}"
+    if background.running_pid(folder, "mlflow-ui") is None:
+        background.start(folder, "mlflow-ui", [talentmap, "mlflow-ui"], env)
+    with console.status("[bold]Starting the MLflow UI…"):
+        mlflow_ready = background.wait_http(f"{mlflow_url}/health", timeout_seconds=120)
+    state = (
+        "" if mlflow_ready else f" [yellow](not answering yet; see {folder / 'mlflow-ui.log'})[/]"
+    )
     console.print(
-        f"[bold green]Done.[/] Lake snapshot {snapshot.snapshot_id}; online store under "
-        f"{settings.feature_store_dir}.\n"
-        f"MLflow: start the UI with [bold]make mlflow-ui[/], then open "
-        f"http://{target.ui_host}:{target.ui_port}/#/models/{target.registered_model} "
-        f"(runs in the experiment '{target.experiment}')."
+        "[bold green]Done.[/] Left running:\n"
+        f"  Talent map (web page): {base}/  API key in {folder / 'api_key'}\n"
+        f"  MLflow UI:             {mlflow_url}/#/models/{target.registered_model}{state}\n"
+        f"  CLI: TALENTMAP_API_KEY=$(cat {folder / 'api_key'}) talentmap shortlist "
+        f'--url {base} --k 20 --region "Occitanie"\n'
+        "  Stop both with [bold]make stop[/]."
     )
 
 
@@ -151,6 +221,17 @@ def _format(value: object) -> str:
     return str(value)
 
 
+def stop() -> None:
+    """Stop the shortlist service and MLflow UI that `talentmap demo` left running."""
+    from talentmap import background
+
+    folder = get_settings().path(DEMO_RUN_DIR)
+    for name in ("serve", "mlflow-ui"):
+        stopped = background.stop(folder, name)
+        console.print(f"{name}: {'stopped' if stopped else 'not running'}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``demo`` to the application."""
+    """Add ``demo`` and ``stop`` to the application."""
     app.command("demo")(demo)
+    app.command("stop")(stop)

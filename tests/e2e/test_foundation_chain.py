@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -67,9 +69,37 @@ def test_generate_validate_ingest_build_apply_materialize_retrieve(tmp_path: Pat
     assert online[feature_columns].notna().any().any(), "the online store returned no values"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.mark.e2e
-def test_demo_runs_on_a_fresh_home(tmp_path: Path) -> None:
-    done = run(tmp_path, "demo", "--orgs", "300", "--seed", "5")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Done." in done.stdout
-    assert (tmp_path / "data" / "feast" / "online.db").exists()
+def test_demo_trains_serves_and_prints_a_shortlist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_port, ui_port = _free_port(), _free_port()
+    monkeypatch.setenv("TALENTMAP_SERVING__PORT", str(serve_port))
+    monkeypatch.setenv("TALENTMAP_TRACKING__UI_PORT", str(ui_port))
+    monkeypatch.setenv("TALENTMAP_TRAINING__MODEL__NUM_THREADS", "1")
+    try:
+        done = run(tmp_path, "demo", "--orgs", "400", "--seed", "5")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "promoted to champion" in done.stdout
+        assert f"http://127.0.0.1:{serve_port}/" in done.stdout
+        assert f"http://127.0.0.1:{ui_port}/" in done.stdout
+        assert (tmp_path / "data" / "feast" / "online.db").exists()
+        # The service it left running answers with the champion's ranking.
+        key = (tmp_path / "data" / "demo" / "api_key").read_text().strip()
+        answer = httpx.post(
+            f"http://127.0.0.1:{serve_port}/shortlist",
+            json={"k": 5},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200 and len(answer.json()["candidates"]) == 5
+        assert httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=10).status_code == 200
+    finally:
+        stopped = run(tmp_path, "stop")
+    assert stopped.returncode == 0 and "serve: stopped" in stopped.stdout
