@@ -16,6 +16,7 @@ from talentmap.serving import cli as serving_commands
 from talentmap.training import cli as training_commands
 from talentmap.training import cli_mlflow as mlflow_commands
 from talentmap.training import cli_retrain as retrain_commands
+from talentmap.training import cli_tune as tune_commands
 
 app = typer.Typer(
     name="talentmap",
@@ -31,6 +32,7 @@ data_commands.register(app)
 training_commands.register(app)
 mlflow_commands.register(app)
 retrain_commands.register(app)
+tune_commands.register(app)
 serving_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")

@@ -30,6 +30,7 @@ from pydantic_settings import (
 from talentmap.serving.config import ServingConfig
 from talentmap.training.config import RetrainConfig, TrainingConfig
 from talentmap.training.tracking import TrackingConfig
+from talentmap.training.tune_config import TuneConfig
 
 
 class LakeSettings(BaseModel):
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     tracking: TrackingConfig = TrackingConfig()
     retrain: RetrainConfig = RetrainConfig()
     serving: ServingConfig = ServingConfig()
+    tune: TuneConfig = TuneConfig()
 
     @classmethod
     def settings_customise_sources(
