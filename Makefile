@@ -46,6 +46,8 @@ lint: install  ## ruff check and format check
 
 bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.serving run
 
 serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
 	$(BIN)/talentmap serve
