@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from talentmap.serving.ranking import Ranking, reason_dict
+from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.schemas import ShortlistRequest
 from talentmap.training.explain import top_reasons
+from talentmap.training.regional_floor import floor_positions
 
 N_REASONS = 3
 
@@ -27,23 +29,40 @@ def filters_of(request: ShortlistRequest, default_k: int) -> dict[str, Any]:
         "founded_after": request.founded_after.isoformat() if request.founded_after else None,
         "min_score": request.min_score,
         "include_explanations": request.include_explanations,
+        "region_floor": request.region_floor,
     }
+
+
+def _selected(
+    ranking: Ranking, request: ShortlistRequest, k: int
+) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """(rows in rank order, how many match, promoted flags or None without a floor)."""
+    filters = {
+        "region": request.region,
+        "sector": request.sector,
+        "founded_after": request.founded_after,
+        "min_score": request.min_score,
+    }
+    if not request.region_floor:
+        rows, matching = ranking.select(k=k, **filters)
+        return rows, matching, None
+    # The floor needs every matching row: promoted candidates can come from far down.
+    everything, matching = ranking.select(k=max(1, len(ranking)), **filters)
+    keep = floor_positions(ranking.regions[everything], k, request.region_floor, FRENCH_REGIONS)
+    return everything[keep], matching, keep >= min(k, len(everything))
 
 
 def shortlist(ranking: Ranking, request: ShortlistRequest, default_k: int) -> dict[str, Any]:
     """The ``ShortlistResponse`` body for ``request`` over ``ranking``."""
     filters = filters_of(request, default_k)
-    rows, matching = ranking.select(
-        k=filters["k"],
-        region=request.region,
-        sector=request.sector,
-        founded_after=request.founded_after,
-        min_score=request.min_score,
-    )
+    rows, matching, promoted = _selected(ranking, request, filters["k"])
     reasons = ranking.reasons(rows) if request.include_explanations else None
     candidates = [
         ranking.row(int(r), reasons[i] if reasons is not None else None) for i, r in enumerate(rows)
     ]
+    if promoted is not None:
+        for candidate, flag in zip(candidates, promoted, strict=True):
+            candidate["promoted"] = bool(flag)
     return {
         "lineage": ranking.lineage.as_dict(),
         "filters": filters,

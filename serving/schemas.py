@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from talentmap.serving.regions import MAP_REGIONS
 
@@ -38,6 +38,27 @@ class ShortlistRequest(BaseModel):
         None, ge=0.0, le=1.0, description="Only candidates scoring at least this probability."
     )
     include_explanations: bool = Field(True, description="Add the top-3 reasons of each row.")
+    region_floor: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description=(
+            "Regional floor m (0 to k; needs an explicit k): at least m of the k rows from "
+            "each official French region that has at least m matching candidates, applied "
+            "after the other filters (the first French Tech 120's rule was 2). The best "
+            "candidates of under-represented regions replace the lowest-ranked rows of the "
+            "others; rows stay in score order and keep their overall rank."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _floor_within_k(self) -> ShortlistRequest:
+        if self.region_floor:
+            if self.k is None:
+                raise ValueError("region_floor needs an explicit k")
+            if self.region_floor > self.k:
+                raise ValueError(f"region_floor ({self.region_floor}) must not exceed k ({self.k})")
+        return self
 
 
 class ScoreRequest(BaseModel):
@@ -94,6 +115,10 @@ class Candidate(BaseModel):
     rank: int = Field(description="1 = best among all current candidates.")
     percentile: float = Field(description="Share of candidates scoring lower, in percent.")
     reasons: list[ReasonOut] | None = None
+    promoted: bool | None = Field(
+        None,
+        description="With region_floor: true when the row is in the list only by the floor.",
+    )
 
 
 class Lineage(BaseModel):

@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from talentmap.serving.config import ServingConfig
 from talentmap.training.config import RetrainConfig, TrainingConfig
+from talentmap.training.fairness import FairnessConfig
 from talentmap.training.tracking import TrackingConfig
 from talentmap.training.tune_config import TuneConfig
 
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     retrain: RetrainConfig = RetrainConfig()
     serving: ServingConfig = ServingConfig()
     tune: TuneConfig = TuneConfig()
+    fairness: FairnessConfig = FairnessConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -58,6 +59,11 @@ class CardData:
     group_k: int = 100
     run_id: str | None = None
     notes: Sequence[str] = field(default_factory=tuple)
+    # fairness.fairness_audit output ({dimension: table}) and regional_floor_cost output
+    fairness: Mapping[str, pd.DataFrame] | None = None
+    fairness_k: int = 100
+    four_fifths: float = 0.8
+    regional_floor: Mapping[str, Any] | None = None
 
 
 def _num(value: object, digits: int = 3) -> str:
@@ -101,6 +107,92 @@ def _group_table(table: pd.DataFrame | None, what: str, k: int) -> list[str]:
             f"{_num(row['share_of_selected'])} | "
             f"{_num(row['share_of_positives'])} |"
         )
+    return lines
+
+
+FAIRNESS_TITLES = {
+    "region": "region",
+    "gender": "founding-team gender",
+    "lead_gender": "lead founder's gender (CEO or président)",
+    "age_band": "founders' age band (team median)",
+    "school": "founders' type of school (best in the team)",
+}
+
+
+def _fairness_table(table: pd.DataFrame, what: str, k: int, threshold: float) -> list[str]:
+    lines = [
+        f"| {what} | candidates | share | in top {k} | selection rate | selection ratio | "
+        f"exposure share | exposure ratio | base rate | four-fifths |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, row in table.iterrows():
+        if bool(row["reference"]):
+            verdict = "reference"
+        elif bool(row["flagged"]):
+            verdict = f"**below {threshold:g}**"
+        elif math.isnan(float(row["selection_ratio"])):
+            verdict = "n/a"
+        else:
+            verdict = "ok"
+        if bool(row["small"]):
+            verdict += " (small group: noisy)"
+        lines.append(
+            f"| {row['group']} | {int(row['n']):,} | {_num(row['candidate_share'])} | "
+            f"{int(row['selected']):,} | {_num(row['selection_rate'])} | "
+            f"{_num(row['selection_ratio'], 2)} | {_num(row['exposure_share'])} | "
+            f"{_num(row['exposure_ratio'], 2)} | {_num(row['base_rate'])} | {verdict} |"
+        )
+    return lines
+
+
+def _fairness_section(data: CardData) -> list[str]:
+    k, threshold = data.fairness_k, data.four_fifths
+    lines = [f"## Fairness of the top-{k} shortlist (audit only)", ""]
+    if not data.fairness:
+        return [*lines, "No audit group was available for this run.", ""]
+    lines += [
+        f"For each group: its share of the candidates, how many of its candidates make the "
+        f"model's top {k} (selection rate), that rate divided by the rate of the most-selected "
+        "known group that is not small (selection ratio, the four-fifths rule), and its "
+        "share of the "
+        "shortlist's attention (exposure: rank r counts 1/log2(1 + r), so the first places "
+        "weigh most; the exposure ratio compares exposure per candidate with the reference "
+        "group's). The base rate is the group's share of companies that reached a milestone. "
+        "A group is small (noisy) when it has few candidates or would place only a handful "
+        f"in the top {k} at the overall rate; one company more or less moves its rate a lot, "
+        "so it never serves as the reference.",
+        "",
+    ]
+    for dimension, table in data.fairness.items():
+        title = FAIRNESS_TITLES.get(dimension, dimension)
+        lines += [f"### By {title}", "", *_fairness_table(table, title, k, threshold), ""]
+    lines += [
+        f"**What a flag means.** A group marked *below {threshold:g}* is picked for this "
+        f"shortlist at less than {threshold:g} times the rate of the most-picked group. It "
+        "is a signal for a person to look into, not a finding of discrimination.",
+        "",
+        "**What it does not mean.** It does not say why. The label records what investors "
+        "did, and their past decisions carry biases (for instance against women-led teams), "
+        "which the model learns; groups also differ in how well the sources cover them, and "
+        "small groups move a lot by chance. A flag is not proof that the model is unfair, "
+        "and the absence of flags is not proof that it is fair. Compare the selection ratio "
+        "with the base rates: a gap that only follows them mirrors history rather than "
+        "correcting it.",
+        "",
+    ]
+    floor = data.regional_floor
+    if floor:
+        from talentmap.training.regional_floor import floor_summary
+
+        lines += [
+            "### Regional floor (French Tech 120 rule)",
+            "",
+            floor_summary(floor),
+            "",
+            "The floor is optional in the service (`region_floor` on `/shortlist`): it "
+            "trades this much precision for a shortlist that covers every region.",
+            "",
+        ]
     return lines
 
 
@@ -204,6 +296,7 @@ def render_model_card(data: CardData) -> str:
         f"'top-{data.group_k} share' is the group's share of the overall top-{data.group_k} "
         "shortlist; compare it with its share of the positives.",
         "",
+        *_fairness_section(data),
         "## Limitations",
         "",
         *[f"- {item}" for item in _limitations(data)],

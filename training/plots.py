@@ -147,3 +147,43 @@ def metrics_by_group(table: pd.DataFrame, title: str, scorer: str = "model") -> 
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def fairness_ratios(audit: Mapping[str, pd.DataFrame], k: int, four_fifths: float = 0.8) -> Figure:
+    """Per audit dimension: each group's selection ratio in the top k (bars) and exposure ratio.
+
+    ``audit`` is ``talentmap.training.fairness.fairness_audit`` output. Bars under the
+    four-fifths line are drawn in red; hatched bars are small (noisy) groups; the
+    reference group's bar is 1 by construction.
+    """
+    dimensions = list(audit)
+    heights = [max(1, len(audit[d])) for d in dimensions]
+    fig = Figure(figsize=(8.0, max(3.0, 0.32 * sum(heights) + 1.2 * len(dimensions))))
+    grid = fig.subplots(len(dimensions), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
+    axes = grid[:, 0]
+    for ax, dimension in zip(axes, dimensions, strict=True):
+        table = audit[dimension]
+        y = np.arange(len(table))
+        ratios = table["selection_ratio"].to_numpy(dtype=np.float64)
+        colours = ["tab:red" if f else "tab:blue" for f in table["flagged"].astype(bool)]
+        bars = ax.barh(y, np.nan_to_num(ratios), color=colours, height=0.6)
+        for bar, small in zip(bars, table["small"].astype(bool), strict=True):
+            if small:
+                bar.set_hatch("//")
+                bar.set_alpha(0.6)
+        ax.plot(
+            table["exposure_ratio"].to_numpy(dtype=np.float64),
+            y,
+            "o",
+            color="black",
+            markersize=4,
+            label="exposure ratio",
+        )
+        ax.axvline(four_fifths, color="grey", linestyle=":", label=f"{four_fifths:g} rule")
+        ax.set_yticks(y, [str(g) for g in table["group"]], fontsize="small")
+        ax.invert_yaxis()
+        ax.set_title(f"{dimension}: selection ratio in the top {k}", fontsize="medium")
+        ax.legend(loc="lower right", fontsize="x-small")
+    axes[-1].set_xlabel("ratio to the reference group (most selected)")
+    fig.tight_layout()
+    return fig

@@ -46,6 +46,7 @@ from talentmap.training.labels import label_window_end
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from talentmap.training.fairness import FairnessConfig
     from talentmap.training.model import PromiseModel
 
 MODEL_SCORER = "model"
@@ -320,6 +321,8 @@ class TrainingRunInputs:
     "total_raised": ...}``. ``audit`` holds ``org_id`` plus audit-only group columns
     (``region``, ``founder_gender``; see ``audit.audit_groups``), never model features.
     ``training_labels`` are the labels of the rows the model was fitted on.
+    ``fairness`` sets the fairness audit (None: the settings' ``fairness`` group when
+    logging with a Settings object, else the defaults: top 100, four-fifths, floor of 2).
     """
 
     model: PromiseModel
@@ -336,6 +339,7 @@ class TrainingRunInputs:
     run_name: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    fairness: FairnessConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -453,6 +457,63 @@ def _aligned_audit(audit: pd.DataFrame | None, org_ids: pd.Series) -> pd.DataFra
     return table.reindex(org_ids.astype(str).to_numpy()).fillna(UNKNOWN).reset_index(drop=True)
 
 
+def _fairness_config(inputs: TrainingRunInputs, settings_or_target: Any) -> FairnessConfig:
+    from talentmap.training.fairness import FairnessConfig
+
+    if inputs.fairness is not None:
+        return inputs.fairness
+    configured = getattr(settings_or_target, "fairness", None)
+    return configured if isinstance(configured, FairnessConfig) else FairnessConfig()
+
+
+@dataclass(frozen=True)
+class FairnessResult:
+    """The fairness audit of one run: per-dimension tables and the regional floor's cost."""
+
+    config: FairnessConfig
+    tables: Mapping[str, pd.DataFrame]
+    regional_floor: Mapping[str, Any] | None
+
+    def metrics(self) -> dict[str, float]:
+        from talentmap.training.fairness import fairness_metrics
+
+        out = fairness_metrics(self.tables, self.config.k)
+        floor = self.regional_floor or {}
+        k = self.config.k
+        for key, name in (
+            ("precision_at_k_without", f"precision@{k}_without"),
+            ("precision_at_k_with", f"precision@{k}_with"),
+            ("cost", f"precision@{k}_cost"),
+            ("promoted", "promoted"),
+        ):
+            if floor.get(key) is not None:
+                out[metric_key("fairness", "regional_floor", name)] = float(floor[key])
+        return out
+
+
+def fairness_of_run(
+    config: FairnessConfig,
+    y: np.ndarray,
+    score: np.ndarray,
+    groups: pd.DataFrame | None,
+) -> FairnessResult | None:
+    """Audit the model's top k by every group column, and price the regional floor."""
+    if groups is None:
+        return None
+    from talentmap.contract import FR_REGIONS
+    from talentmap.training.audit import REGION
+    from talentmap.training.fairness import fairness_audit
+    from talentmap.training.regional_floor import regional_floor_cost
+
+    tables = fairness_audit(score, groups, config, y_true=y)
+    floor = None
+    if config.floor_m > 0 and REGION in groups.columns:
+        floor = regional_floor_cost(
+            y, score, groups[REGION].to_numpy(dtype=object), config.k, config.floor_m, FR_REGIONS
+        )
+    return FairnessResult(config, tables, floor)
+
+
 def log_training_run(
     settings_or_target: Any, inputs: TrainingRunInputs, *, register: bool = True
 ) -> LoggedRun:
@@ -465,6 +526,7 @@ def log_training_run(
 
     from talentmap.training import audit as audit_mod
     from talentmap.training import model_card, plots, provenance
+    from talentmap.training.fairness import FAIRNESS_ARTIFACT, fairness_document
     from talentmap.training.metrics import ranking_report, to_jsonable
     from talentmap.training.pyfunc import log_pyfunc
 
@@ -491,6 +553,9 @@ def log_training_run(
             groups[column] = audit_mod.group_metrics(
                 y, scores, groups_frame[column], inputs.group_k
             )
+    fairness = fairness_of_run(
+        _fairness_config(inputs, settings_or_target), y, scores[MODEL_SCORER], groups_frame
+    )
     train_y = np.asarray(inputs.training_labels, dtype=np.int64)
     facts = {
         "evaluation.as_of": window.date().isoformat(),
@@ -554,6 +619,12 @@ def log_training_run(
             run_id = run.info.run_id
             mlflow.log_params(_params(inputs, features, facts))
             mlflow.log_metrics(_metrics(reports, groups))
+            if fairness is not None:
+                mlflow.log_metrics(fairness.metrics())
+                mlflow.log_dict(
+                    fairness_document(fairness.tables, fairness.config, fairness.regional_floor),
+                    FAIRNESS_ARTIFACT,
+                )
             mlflow.log_dict(lineage, "lineage.json")
             mlflow.log_dict(
                 {
@@ -588,6 +659,14 @@ def log_training_run(
                     plots.metrics_by_group(table, f"Metrics by {what.replace('_', ' ')}"),
                     f"plots/metrics_by_{what}.png",
                 )
+            if fairness is not None and fairness.tables:
+                _log_figure(
+                    mlflow,
+                    plots.fairness_ratios(
+                        fairness.tables, fairness.config.k, fairness.config.four_fifths
+                    ),
+                    "plots/fairness_ratios.png",
+                )
             card = model_card.render_model_card(
                 model_card.CardData(
                     model_name=target.registered_model,
@@ -608,6 +687,10 @@ def log_training_run(
                     by_founder_gender=groups.get(audit_mod.FOUNDER_GENDER),
                     group_k=inputs.group_k,
                     run_id=run_id,
+                    fairness=fairness.tables if fairness is not None else None,
+                    fairness_k=fairness.config.k if fairness is not None else inputs.group_k,
+                    four_fifths=fairness.config.four_fifths if fairness is not None else 0.8,
+                    regional_floor=fairness.regional_floor if fairness is not None else None,
                 )
             )
             mlflow.log_text(card, "model_card.md")

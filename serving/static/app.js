@@ -64,13 +64,16 @@ function forgetKey(message) {
 function readFilters() {
   const k = Math.max(1, Math.min(1000, parseInt($("f-k").value, 10) || 50));
   $("f-k").value = k;
-  return { k, region: $("f-region").value || null, sector: $("f-sector").value || null };
+  const floor = Math.max(0, Math.min(k, parseInt($("f-floor").value, 10) || 0));
+  $("f-floor").value = floor;
+  return { k, floor, region: $("f-region").value || null, sector: $("f-sector").value || null };
 }
 
 function shortlistBody(filters, withRegion) {
   const body = { k: filters.k, include_explanations: withRegion };
   if (filters.sector) body.sector = filters.sector;
   if (withRegion && filters.region) body.region = filters.region;
+  if (filters.floor > 0) body.region_floor = filters.floor;
   return body;
 }
 
@@ -141,8 +144,9 @@ function renderTable() {
     row.tabIndex = 0;
     const company = el("td");
     company.append(el("div", c.name), el("div", `${c.org_id}${c.city ? " · " + c.city : ""}`, "small"));
+    if (c.promoted) row.title = "In the list by the regional floor";
     row.append(
-      el("td", c.rank),
+      el("td", c.promoted ? `${c.rank} ↑` : c.rank),
       company,
       el("td", c.region || "—"),
       el("td", c.sector || "—"),
@@ -167,7 +171,8 @@ function renderTable() {
   const f = state.filters;
   $("table-title").textContent =
     `Shortlist: top ${state.candidates.length} of ${state.matching} matching` +
-    (f.region ? ` in ${f.region}` : "") + (f.sector ? ` · ${f.sector}` : "");
+    (f.region ? ` in ${f.region}` : "") + (f.sector ? ` · ${f.sector}` : "") +
+    (f.floor ? ` · at least ${f.floor} per region` : "");
 }
 
 function csvCell(value) {
