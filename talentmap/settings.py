@@ -28,8 +28,7 @@ from pydantic_settings import (
 )
 
 from talentmap.serving.config import ServingConfig
-from talentmap.training.config import RetrainConfig, TrainingConfig
-from talentmap.training.fairness import FairnessConfig
+from talentmap.training.config import FairnessConfig, RetrainConfig, TrainingConfig
 from talentmap.training.tracking import TrackingConfig
 from talentmap.training.tune_config import TuneConfig
 

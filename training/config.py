@@ -117,3 +117,36 @@ class RetrainConfig(BaseModel):
     runs_dir: Path = Field(
         Path("data/runs"), description="Backtest outputs (predictions, metrics) per run."
     )
+
+
+class FairnessConfig(BaseModel):
+    """How the shortlist is audited on every training run (``Settings.fairness``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(100, ge=1, description="Size of the audited shortlist (top k).")
+    four_fifths: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="A group whose selection rate is under this share of the reference "
+        "group's is flagged (the four-fifths rule).",
+    )
+    min_group_size: int = Field(
+        30,
+        ge=1,
+        description="Groups with fewer candidates are marked small (noisy) and never serve "
+        "as the reference group.",
+    )
+    min_expected_selected: float = Field(
+        5.0,
+        ge=0,
+        description="Groups that would place fewer candidates than this in the top k at the "
+        "overall selection rate (size x k / candidates) are marked small too.",
+    )
+    floor_m: int = Field(
+        2,
+        ge=0,
+        description="Regional floor whose precision@k cost every backtest reports: at least "
+        "m candidates per French region in the top k (0 = do not report).",
+    )

@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from talentmap.training.audit import (
     AGE_BAND,
@@ -51,6 +50,7 @@ from talentmap.training.audit import (
     SCHOOL,
     UNKNOWN,
 )
+from talentmap.training.config import FairnessConfig
 from talentmap.training.metrics import top_k_order
 
 # Audit column -> the short name used in metric keys and in fairness.json.
@@ -79,39 +79,6 @@ FAIRNESS_COLUMNS: tuple[str, ...] = (
     "reference",
     "flagged",
 )
-
-
-class FairnessConfig(BaseModel):
-    """How the shortlist is audited on every training run (``Settings.fairness``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    k: int = Field(100, ge=1, description="Size of the audited shortlist (top k).")
-    four_fifths: float = Field(
-        0.8,
-        gt=0,
-        le=1,
-        description="A group whose selection rate is under this share of the reference "
-        "group's is flagged (the four-fifths rule).",
-    )
-    min_group_size: int = Field(
-        30,
-        ge=1,
-        description="Groups with fewer candidates are marked small (noisy) and never serve "
-        "as the reference group.",
-    )
-    min_expected_selected: float = Field(
-        5.0,
-        ge=0,
-        description="Groups that would place fewer candidates than this in the top k at the "
-        "overall selection rate (size x k / candidates) are marked small too.",
-    )
-    floor_m: int = Field(
-        2,
-        ge=0,
-        description="Regional floor whose precision@k cost every backtest reports: at least "
-        "m candidates per French region in the top k (0 = do not report).",
-    )
 
 
 def attention(k: int, n: int) -> np.ndarray:
