@@ -10,7 +10,9 @@ and the as-of date of every row. Conventions that matter for serving:
 - Missing values stay NaN: LightGBM learns where unknowns go. A missing signal is never
   filled with 0 (0 rounds and "funding unknown" are different facts).
 - ``predict_raw`` is the booster's raw log-odds (the scale of ``pred_contrib``);
-  ``predict_proba`` passes it through the calibrator fitted on the calib slice.
+  ``predict_proba`` passes it through the calibrator, which is always fitted on scores
+  of the calib slice by trees that never saw it (``ModelConfig.refit`` explains the
+  three steps of a fit and why the final trees learn from every row).
 - ``save``/``load`` write the booster's own text format plus one JSON file (features,
   categories, calibrator numbers, split, config): no pickle, readable by any later
   version. The estimator itself also pickles (``lgb.Booster`` pickles as its text).
@@ -32,7 +34,7 @@ from sklearn.exceptions import NotFittedError
 
 from talentmap.training.calibration import Calibrator, fit_calibrator
 from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.time_split import CALIB, TRAIN, VALID, TimeSplit, time_split
+from talentmap.training.time_split import CALIB, TRAIN, VALID, TimeSplit, as_of_days, time_split
 
 FORMAT_VERSION = 1
 BOOSTER_FILE = "booster.txt"
@@ -84,9 +86,12 @@ class PromiseModel(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
-        """Train on the train slice, stop early on the valid slice, calibrate on the calib one.
+        """Stop early on the valid slice, refit as configured, calibrate out of time.
 
         ``y`` (0/1) and ``as_of`` (each row's as-of date) align with ``frame`` by position.
+        The number of rounds is always chosen by trees that never saw the valid slice, and
+        the calibration map always comes from scores of trees that never saw the calib
+        slice (see ``ModelConfig.refit``).
         """
         config = self.config or ModelConfig()
         self._learn_schema(frame)
@@ -107,35 +112,66 @@ class PromiseModel(BaseEstimator):
         self.base_rates_ = {
             name: float(labels[mask].mean()) if mask.any() else None for name, mask in rows.items()
         }
-        self._boost(
+        booster = self._early_stopped(
             config,
             (prepared[rows[TRAIN]], labels[rows[TRAIN]]),
             (prepared[rows[VALID]], labels[rows[VALID]]),
         )
-        raw_calib = self._raw(prepared[rows[CALIB]])
+        fitted_on = rows[TRAIN]
+        rounds = max(1, round(self.best_iteration_ * config.refit_round_factor))
+        # Calibration needs scores of the calib slice by trees that never saw it; without
+        # a calibration map, "all" can skip straight to its final refit.
+        scores_calib = config.calibration_method != "none"
+        if config.refit == "before_calib" or (config.refit == "all" and scores_calib):
+            # Everything up to the end of the valid slice (the train/valid purge gap
+            # included): still strictly earlier than the calib slice and its purge gap.
+            before_calib = as_of_days(as_of).to_numpy() <= np.datetime64(max(split.valid))
+            booster = self._refit(config, prepared, labels, before_calib, rounds)
+            fitted_on = before_calib
+        raw_calib = self._raw_of(booster, prepared[rows[CALIB]])
         self.calibrator_ = fit_calibrator(config.calibration_method, raw_calib, labels[rows[CALIB]])
+        if config.refit == "all":
+            everything = np.ones(len(labels), dtype=bool)
+            booster = self._refit(config, prepared, labels, everything, rounds)
+            fitted_on = everything
+        self.booster_ = booster
+        self.trees_rows_ = int(fitted_on.sum())
         return self
 
-    def _boost(
+    def _params(self, config: ModelConfig, y: np.ndarray) -> dict[str, Any]:
+        n_pos = int(y.sum())
+        weight = (
+            (len(y) - n_pos) / max(n_pos, 1)
+            if config.scale_pos_weight == "auto"
+            else config.scale_pos_weight
+        )
+        self.scale_pos_weight_ = float(weight)
+        return {**config.lightgbm_params(), "scale_pos_weight": float(weight)}
+
+    def _dataset(self, x: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
+        return lgb.Dataset(
+            x, label=y, categorical_feature=self.categorical_features_ or "auto", free_raw_data=True
+        )
+
+    def _early_stopped(
         self,
         config: ModelConfig,
         train: tuple[pd.DataFrame, np.ndarray],
         valid: tuple[pd.DataFrame, np.ndarray],
-    ) -> None:
-        n_pos = int(train[1].sum())
-        weight = (
-            (len(train[1]) - n_pos) / n_pos
-            if config.scale_pos_weight == "auto"
-            else config.scale_pos_weight
+    ) -> lgb.Booster:
+        """Trees of the train slice, cut at the best round on the valid slice."""
+        params = self._params(config, train[1])
+        train_set = self._dataset(*train)
+        # Log-loss must score the objective the trees optimise: with a class weight, an
+        # unweighted valid log-loss only sees the weight's shift of the raw scores and
+        # stops at the first round. Ranking metrics do not need (or want) the weight.
+        weighted = config.early_stopping_metric == "binary_logloss" and self.scale_pos_weight_ != 1
+        valid_set = lgb.Dataset(
+            valid[0],
+            label=valid[1],
+            weight=np.where(valid[1] == 1, self.scale_pos_weight_, 1.0) if weighted else None,
+            reference=train_set,
         )
-        params = {**config.lightgbm_params(), "scale_pos_weight": float(weight)}
-        train_set = lgb.Dataset(
-            train[0],
-            label=train[1],
-            categorical_feature=self.categorical_features_ or "auto",
-            free_raw_data=True,
-        )
-        valid_set = lgb.Dataset(valid[0], label=valid[1], reference=train_set)
         history: dict[str, dict[str, list[float]]] = {}
         booster = lgb.train(
             params,
@@ -151,13 +187,30 @@ class PromiseModel(BaseEstimator):
             ],
         )
         best = booster.best_iteration or booster.current_iteration()
-        # Keep only the trees up to the best round: the saved model and every prediction
-        # (and every contribution) then agree without passing num_iteration around.
-        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.best_iteration_ = int(best)
         self.validation_curve_ = [float(v) for v in history[VALID][config.early_stopping_metric]]
         self.best_score_ = self.validation_curve_[best - 1]
-        self.scale_pos_weight_ = float(weight)
+        # Keep only the trees up to the best round: the saved model and every prediction
+        # (and every contribution) then agree without passing num_iteration around.
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+    def _refit(
+        self,
+        config: ModelConfig,
+        prepared: pd.DataFrame,
+        labels: np.ndarray,
+        mask: np.ndarray,
+        rounds: int,
+    ) -> lgb.Booster:
+        """Trees of the ``mask`` rows, exactly ``rounds`` of them (no early stopping)."""
+        params = self._params(config, labels[mask])
+        return lgb.train(params, self._dataset(prepared[mask], labels[mask]), rounds)
+
+    @staticmethod
+    def _raw_of(booster: lgb.Booster, prepared: pd.DataFrame) -> np.ndarray:
+        if prepared.empty:  # LightGBM refuses an empty frame; no rows, no scores
+            return np.empty(0, dtype=np.float64)
+        return np.asarray(booster.predict(prepared, raw_score=True), dtype=np.float64)
 
     def _learn_schema(self, frame: pd.DataFrame) -> None:
         names = list(self.features) if self.features is not None else list(frame.columns)
@@ -208,9 +261,7 @@ class PromiseModel(BaseEstimator):
         return pd.DataFrame(out, index=frame.index)
 
     def _raw(self, prepared: pd.DataFrame) -> np.ndarray:
-        if prepared.empty:  # LightGBM refuses an empty frame; no rows, no scores
-            return np.empty(0, dtype=np.float64)
-        return np.asarray(self.booster_.predict(prepared, raw_score=True), dtype=np.float64)
+        return self._raw_of(self.booster_, prepared)
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds, shape (n,); equals the row sums of ``pred_contrib``."""
@@ -256,6 +307,7 @@ class PromiseModel(BaseEstimator):
             "split": self.split_.summary(),
             "rows": self.rows_,
             "base_rates": self.base_rates_,
+            "trees_rows": self.trees_rows_,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -294,4 +346,6 @@ class PromiseModel(BaseEstimator):
         model.split_ = TimeSplit.from_summary(meta["split"])
         model.rows_ = dict(meta["rows"])
         model.base_rates_ = dict(meta["base_rates"])
+        # Saved before the refit existed: the trees had seen the train slice only.
+        model.trees_rows_ = int(meta.get("trees_rows", model.rows_.get(TRAIN, 0)))
         return model

@@ -27,7 +27,7 @@ class TimeSplit:
 
     def assign(self, as_of: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
         """The slice name of each row (``purged`` for dates in no slice)."""
-        days = _days(as_of)
+        days = as_of_days(as_of)
         out = np.full(len(days), PURGED, dtype=object)
         for name in (TRAIN, VALID, CALIB):
             out[days.isin(getattr(self, name))] = name
@@ -50,7 +50,7 @@ class TimeSplit:
         )
 
 
-def _days(as_of: pd.Series | pd.Index | np.ndarray) -> pd.Series:
+def as_of_days(as_of: pd.Series | pd.Index | np.ndarray) -> pd.Series:
     # Normalised to midnight so that a timestamp with a time part lands on its date.
     return pd.Series(pd.to_datetime(np.asarray(as_of))).dt.tz_localize(None).dt.normalize()
 
@@ -71,7 +71,7 @@ def time_split(
     Raises ``ValueError`` when the dates cannot give every requested slice at least one
     date after purging.
     """
-    days = _days(as_of)
+    days = as_of_days(as_of)
     if days.isna().any():
         raise ValueError("as_of holds missing dates; every training row needs its as-of date")
     dates = tuple(pd.Timestamp(d) for d in sorted(days.unique()))

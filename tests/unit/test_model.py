@@ -69,7 +69,49 @@ def test_early_stopping_watches_the_validation_slice(model: PromiseModel) -> Non
     # Training went exactly early_stopping_rounds past the best validation score.
     curve = model.validation_curve_
     assert len(curve) == model.best_iteration_ + config.early_stopping_rounds
-    assert model.best_score_ == max(curve)
+    lower_is_better = config.early_stopping_metric == "binary_logloss"
+    assert model.best_score_ == (min(curve) if lower_is_better else max(curve))
+
+
+def test_weighted_log_loss_early_stopping_scores_the_weighted_objective(rows, fit_mask) -> None:
+    # An unweighted valid log-loss sees only the class weight's shift of the raw scores
+    # and stopped at round 1; weighted like the training rows, it follows the ranking.
+    x, y, as_of = rows[0][fit_mask], rows[1][fit_mask], rows[2][fit_mask]
+    config = CONFIG.model_copy(
+        update={"scale_pos_weight": "auto", "early_stopping_metric": "binary_logloss"}
+    )
+    weighted = PromiseModel(config).fit(x, y, as_of)
+    assert weighted.scale_pos_weight_ > 2
+    assert weighted.best_iteration_ > 10
+
+
+def test_refit_learns_from_every_row_and_calibrates_out_of_time(rows, fit_mask, model) -> None:
+    x, y, as_of = rows[0][fit_mask], rows[1][fit_mask], rows[2][fit_mask]
+    assert CONFIG.refit == "all"
+    assert model.trees_rows_ == len(x)
+    before = PromiseModel(CONFIG.model_copy(update={"refit": "before_calib"})).fit(x, y, as_of)
+    only_train = PromiseModel(CONFIG.model_copy(update={"refit": "none"})).fit(x, y, as_of)
+    slices = model.split_.assign(as_of)
+    assert before.trees_rows_ == int((slices != CALIB).sum())
+    assert only_train.trees_rows_ == model.rows_[TRAIN]
+    # Early stopping is the same fit in all three: the round count comes from trees of
+    # the train slice judged on the valid slice, whatever happens after.
+    assert before.best_iteration_ == only_train.best_iteration_ == model.best_iteration_
+    assert model.booster_.num_trees() == before.booster_.num_trees() == model.best_iteration_
+    # "all" keeps the calibration map of the trees that never saw the calib slice ...
+    assert model.calibrator_ == before.calibrator_
+    # ... while its own trees did learn from it.
+    calib = slices == CALIB
+    assert not np.array_equal(model.predict_raw(x[calib]), before.predict_raw(x[calib]))
+
+
+def test_round_count_ignores_the_calib_slice(rows, fit_mask, model) -> None:
+    x, y, as_of = rows[0][fit_mask], rows[1][fit_mask], rows[2][fit_mask]
+    calib = model.split_.assign(as_of) == CALIB
+    flipped = PromiseModel(CONFIG).fit(x, y.where(~calib, 1 - y), as_of)
+    assert flipped.best_iteration_ == model.best_iteration_
+    assert flipped.validation_curve_ == model.validation_curve_
+    assert flipped.calibrator_ != model.calibrator_
 
 
 def test_purge_drops_dates_between_slices() -> None:
@@ -88,8 +130,11 @@ def test_purge_drops_dates_between_slices() -> None:
         time_split(as_of[:3], 0.2, 0.2, purge_dates=1)
 
 
-def test_probabilities_are_calibrated_on_the_later_slice(rows, fit_mask, model) -> None:
+def test_probabilities_are_calibrated_on_the_later_slice(rows, fit_mask) -> None:
     x, y, as_of = rows
+    model = PromiseModel(CONFIG.model_copy(update={"scale_pos_weight": "auto"})).fit(
+        x[fit_mask], y[fit_mask], as_of[fit_mask]
+    )
     proba = model.predict_proba(x)
     assert proba.shape == (len(x), 2)
     assert ((proba >= 0) & (proba <= 1)).all()
