@@ -37,11 +37,13 @@ def build(
     from talentmap.features.lineage import load_snapshot
     from talentmap.features.prepare import prepare
     from talentmap.features.store import write_feature_tables
+    from talentmap.optouts import apply_settings_opt_outs, drop_opted_out_features
 
     settings = get_settings()
     with _progress() as progress:
         task = progress.add_task("Loading snapshot", total=len(BUILDERS) + 2)
         snapshot_id, snapshot_date, tables = load_snapshot(settings.lake_dir, snapshot)
+        tables = apply_settings_opt_outs(tables, settings)  # opted-out persons' rows go first
         progress.advance(task)
         prepared = prepare(tables, snapshot_date)
         out = {}
@@ -49,6 +51,7 @@ def build(
             progress.update(task, description=f"Building {family}")
             out[family] = finalize(builder(prepared), family, prepared.snapshot)
             progress.advance(task)
+        out = drop_opted_out_features(out, tables.get("opt_outs"))
         progress.update(task, description="Writing Parquet tables")
         write_feature_tables(out, settings.feature_tables_dir, snapshot_id, snapshot_date)
         progress.advance(task)

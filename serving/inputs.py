@@ -4,7 +4,8 @@ candidates at the serving date, and their online features.
 The lake snapshot is the one the feature tables were built from (``snapshot.json`` of the
 feature tables), so names, founders and features describe the same data. Opt-outs are
 read from that snapshot *and* from the latest one: an opt-out recorded after the features
-were built must bind at once.
+were built must bind at once, and so do the ``talentmap forget`` register's (read at every
+load): opted-out persons' rows are removed from the tables before anything is ranked.
 
 The serving date ("now", issue 6): by default the snapshot date, i.e. the latest date the
 data describes — ranking at today's date would treat every month since the extraction as
@@ -24,6 +25,7 @@ from feast import FeatureStore
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.store import get_online_features, promise_columns, read_lineage
 from talentmap.lake import Lake
+from talentmap.optouts import apply_opt_outs, read_settings_register
 from talentmap.serving.config import ServingConfig
 from talentmap.serving.ranking import OptOuts
 from talentmap.settings import Settings
@@ -69,10 +71,13 @@ def load_inputs(settings: Settings, config: ServingConfig) -> ServingInputs:
     tables = lake.load(snapshot_id)
     ref = lake.get(snapshot_id)
     snapshot_date = ref.snapshot_date or pd.Timestamp(lineage.get("snapshot_date")).date()
-    opt_outs = OptOuts.from_table(tables.get("opt_outs"))
+    extra = [read_settings_register(settings)]  # `talentmap forget`, binding at once
     if latest.snapshot_id != snapshot_id:
-        newer = lake.load(latest.snapshot_id, ["opt_outs"]).get("opt_outs")
-        opt_outs = opt_outs.union(OptOuts.from_table(newer))
+        extra.append(lake.load(latest.snapshot_id, ["opt_outs"]).get("opt_outs"))
+    frames = [f for f in extra if f is not None and len(f)]
+    # Opted-out persons' rows leave every table; opt_outs becomes lake ∪ newer ∪ register.
+    tables = apply_opt_outs(tables, pd.concat(frames, ignore_index=True) if frames else None)
+    opt_outs = OptOuts.from_table(tables.get("opt_outs"))
     when = serving_date(config, snapshot_date)
     rules = settings.training.rules
     picked = candidates(tables, when, rules)["org_id"].astype(str)

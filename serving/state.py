@@ -15,6 +15,7 @@ their opt-out.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from talentmap.features.store import read_lineage
+from talentmap.optouts import register_stamp
 from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
 from talentmap.serving.config import ServingConfig
 from talentmap.serving.inputs import load_inputs, online_features
@@ -43,7 +45,8 @@ class Served:
     known_org_ids: frozenset[str]  # in the lake and not opted out: what /score may answer
     loaded_at: float  # time.time()
     build_seconds: float
-    feature_stamp: tuple[str | None, str | None] = (None, None)  # features' (snapshot, built_at)
+    # features' (snapshot, built_at), then the forget register's size and mtime
+    feature_stamp: tuple[str | None, ...] = (None, None, None)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class ReloadOutcome:
     reloaded: bool
     previous_version: str | None
     served: Served
+
+
+class OnlineStoreError(RuntimeError):
+    """The online store cannot be read: no ranking or score may be computed from it."""
 
 
 def new_ranking_id() -> str:
@@ -71,6 +78,10 @@ class ServingState:
         self.target = target or resolve_target(settings)
         self.served: Served | None = None
         self.problem: str | None = "starting: loading the champion and ranking candidates"
+        # Set while the online store cannot be read (issue 5, faults): readiness fails and
+        # /shortlist and /score answer 503 with this reason rather than an answer that can
+        # no longer be checked against the store; a successful reload clears it.
+        self.store_problem: str | None = None
         self.forgotten = OptOuts()
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -83,21 +94,34 @@ class ServingState:
         served = self.served
         if served is None:
             return False, self.problem or "no ranking loaded"
+        if self.store_problem is not None:
+            return False, self.store_problem
         return True, served.champion.warning or "ok"
 
+    def refusal(self) -> str | None:
+        """Why no answer may be given now (None: answer from ``served``)."""
+        if self.served is None:
+            return self.problem or "no ranking loaded yet"
+        return self.store_problem
+
     # ------------------------------------------------------------------ building
-    def feature_stamp(self) -> tuple[str | None, str | None]:
-        """Which feature build the online store holds: a retrain changes it."""
+    def feature_stamp(self) -> tuple[str | None, ...]:
+        """Which feature build the online store holds (a retrain changes it), and which
+        state of the forget register (a `talentmap forget` that could not reach this
+        service changes it, so the poller drops the subject within one interval)."""
         lineage = read_lineage(self.settings.feature_tables_dir) or {}
-        return lineage.get("snapshot_id"), lineage.get("built_at")
+        return lineage.get("snapshot_id"), lineage.get("built_at"), register_stamp(self.settings)
 
     def build(self, champion: ChampionInfo, model: PromiseModel) -> Served:
         """A complete new ``Served`` from the lake, the online store and ``model``."""
         started = time.perf_counter()
         stamp = self.feature_stamp()
         inputs = load_inputs(self.settings, self.config)
-        store = self._open_store()
-        features = online_features(self.settings, inputs.candidate_ids, inputs.as_of, store)
+        try:
+            store = self._open_store()
+            features = online_features(self.settings, inputs.candidate_ids, inputs.as_of, store)
+        except Exception as exc:
+            raise self._store_fault(exc) from exc
         lineage = RankingLineage(
             model_name=champion.model_name,
             model_version=champion.version,
@@ -134,11 +158,40 @@ class ServingState:
         connection is not meant for concurrent use.
         """
         with self._store_lock:
-            if self._store is None:
-                self._store = self._open_store()
-            return online_features(
-                self.settings, org_ids, served.ranking.lineage.as_of, self._store
-            )
+            try:
+                if self._store is None:
+                    self._store = self._open_store()
+                return online_features(
+                    self.settings, org_ids, served.ranking.lineage.as_of, self._store
+                )
+            except Exception as exc:
+                raise self._store_fault(exc) from exc
+
+    def _store_fault(self, exc: Exception) -> OnlineStoreError:
+        """Record that the online store cannot be read, and the error to raise."""
+        where = str(self.settings.feature_store_dir)
+        if os.path.islink(where) and not os.path.exists(where):
+            where += f" -> {os.readlink(where)}, a missing folder"
+        self.store_problem = f"online store unreadable ({where}): {type(exc).__name__}: {exc}"
+        logger.error("%s", self.store_problem)
+        return OnlineStoreError(self.store_problem)
+
+    def probe_store(self) -> bool:
+        """Read one organisation from a freshly opened online store (the poller's check).
+
+        A fresh store, because an open SQLite connection keeps reading a file that was
+        replaced or deleted underneath it; the probe must see what a restart would see.
+        """
+        served = self.served
+        if served is None or not served.known_org_ids:
+            return True
+        some = min(served.known_org_ids)
+        try:
+            online_features(self.settings, [some], served.ranking.lineage.as_of, self._open_store())
+        except Exception as exc:
+            self._store_fault(exc)
+            return False
+        return True
 
     # ------------------------------------------------------------------ reloading
     def reload(self, force: bool = True, trigger: str = "manual") -> ReloadOutcome:
@@ -164,6 +217,7 @@ class ServingState:
             served = self.build(champion, model)
             self.served = served  # the one atomic swap
             self.problem = None
+            self.store_problem = None
             logger.info(
                 "serving %s v%s (%s): %d candidates ranked in %.1fs (%s)",
                 champion.model_name,
@@ -222,8 +276,13 @@ class ServingState:
             return
         while not wait(interval):
             try:
-                self.reload(force=False, trigger="poll")
-            except Exception as exc:  # keep serving the current ranking
+                if self.store_problem is not None:  # recover as soon as the store is back
+                    if self.probe_store():
+                        self.reload(force=True, trigger="poll after an online-store fault")
+                else:
+                    self.reload(force=False, trigger="poll")
+                    self.probe_store()
+            except Exception as exc:  # keep the current ranking (refused if store_problem)
                 logger.error("reload after poll failed: %s: %s", type(exc).__name__, exc)
 
 

@@ -11,6 +11,7 @@ import typer
 from talentmap.commands import data as data_commands
 from talentmap.commands import demo as demo_commands
 from talentmap.commands import generate as generate_commands
+from talentmap.commands import privacy as privacy_commands
 from talentmap.features import cli as feature_commands
 from talentmap.serving import cli as serving_commands
 from talentmap.training import cli as training_commands
@@ -34,6 +35,7 @@ mlflow_commands.register(app)
 retrain_commands.register(app)
 tune_commands.register(app)
 serving_commands.register(app)
+privacy_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
 

@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from talentmap.optouts import PrivacyConfig
 from talentmap.serving.config import ServingConfig
 from talentmap.training.config import FairnessConfig, RetrainConfig, TrainingConfig
 from talentmap.training.tracking import TrackingConfig
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     serving: ServingConfig = ServingConfig()
     tune: TuneConfig = TuneConfig()
     fairness: FairnessConfig = FairnessConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     @classmethod
     def settings_customise_sources(

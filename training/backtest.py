@@ -47,6 +47,7 @@ from talentmap.features.store import (
 )
 from talentmap.ingest import ingest
 from talentmap.lake import Lake
+from talentmap.optouts import apply_settings_opt_outs, drop_opted_out_features
 from talentmap.settings import Settings
 from talentmap.training.baselines import (
     LOGISTIC_NAME,
@@ -61,10 +62,12 @@ from talentmap.training.candidates import (
     exclusion_counts,
 )
 from talentmap.training.config import PromiseRules
+from talentmap.training.fairness import FairnessConfig
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.labels import label, label_window_end, split_covered
 from talentmap.training.metrics import ranking_report, to_jsonable
 from talentmap.training.model import PromiseModel
+from talentmap.training.regional_floor import french_regions, regional_floor_cost
 
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.json"
@@ -147,12 +150,14 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
     tables = lake.load(result.snapshot_id)
     ref = lake.get(result.snapshot_id)
     snapshot_date = ref.snapshot_date or latest_date(tables)
-    return Snapshot(result.snapshot_id, snapshot_date, tables)
+    # Opted-out persons' rows go before anything is built (lake table ∪ forget register).
+    return Snapshot(result.snapshot_id, snapshot_date, apply_settings_opt_outs(tables, settings))
 
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
     tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date)
+    tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
         tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
     )
@@ -326,11 +331,14 @@ def evaluate(
     as_of: pd.Timestamp,
     rules: PromiseRules,
     snapshot_date: date,
+    fairness: FairnessConfig | None = None,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """Metrics of each scorer on the candidates at ``as_of``, labelled by the later data.
 
     Unavailable (with the reason) when the snapshot does not cover ``as_of + H``: those
     futures are unknown, and counting them as negatives would reward the wrong ranking.
+    With ``fairness.floor_m > 0`` it also reports ``regional_floor``: the model's
+    precision@k without and with at least m candidates per French region in the top k.
     """
     window_end = label_window_end(as_of, rules.horizon_months)
     summary: dict[str, Any] = {
@@ -357,6 +365,14 @@ def evaluate(
         base_rate=float(y.mean()) if len(y) else None,
         scorers=reports,
     )
+    config = fairness or FairnessConfig()
+    if config.floor_m > 0 and MODEL_NAME in scores:
+        from talentmap.contract import FR_REGIONS
+
+        regions = french_regions(tables["organizations"], entity["org_id"].to_numpy())
+        summary["regional_floor"] = regional_floor_cost(
+            y, scores[MODEL_NAME], regions, config.k, config.floor_m, FR_REGIONS
+        )
     return summary, y
 
 
@@ -491,7 +507,13 @@ def run_backtest(
 
     step(7)
     evaluation, y = evaluate(
-        snapshot.tables, current["org_id"], scores, when, rules, snapshot.snapshot_date
+        snapshot.tables,
+        current["org_id"],
+        scores,
+        when,
+        rules,
+        snapshot.snapshot_date,
+        getattr(settings, "fairness", None),
     )
     now_counts = exclusion_counts(status_now)
     metrics: dict[str, Any] = {

@@ -112,8 +112,11 @@ def prune_versions(versions_dir: Path, keep: int, live: set[Path]) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _champion_matches(settings: Settings, snapshot_id: str) -> str | None:
-    """The champion's version if it was trained on this snapshot, code and config."""
+def _champion_matches(settings: Settings, snapshot_id: str, opt_outs: str) -> str | None:
+    """The champion's version if it was trained on this snapshot, code, config and opt-outs.
+
+    Opt-outs count: a `forget` since the champion's run must lead to a retrain without it.
+    """
     from mlflow.exceptions import MlflowException
 
     from talentmap.training.provenance import git_state
@@ -132,6 +135,7 @@ def _champion_matches(settings: Settings, snapshot_id: str) -> str | None:
         and tags.get("git.commit") == git.commit
         and git.dirty is False
         and tags.get("talentmap.config_fingerprint") == config_fingerprint(settings)
+        and tags.get("talentmap.opt_outs_fingerprint") == opt_outs
     )
     return str(version.version) if same else None
 
@@ -159,6 +163,7 @@ def _retrain_locked(
     settings: Settings, data_dir: Path, *, force: bool, on_step: StepHook | None
 ) -> RetrainOutcome:
     from talentmap.features import store as feature_store
+    from talentmap.optouts import opt_outs_fingerprint
     from talentmap.training.backtest import build_features, load_snapshot
     from talentmap.training.registry import promote
     from talentmap.training.train import train
@@ -173,8 +178,9 @@ def _retrain_locked(
     try:
         begin(step)
         snapshot = load_snapshot(settings, data_dir)
+        opt_outs = opt_outs_fingerprint(snapshot.tables.get("opt_outs"))
         if not force:
-            current = _champion_matches(settings, snapshot.snapshot_id)
+            current = _champion_matches(settings, snapshot.snapshot_id, opt_outs)
             if current is not None:
                 return RetrainOutcome(
                     skipped=True,
@@ -202,7 +208,7 @@ def _retrain_locked(
         out_dir = settings.path(settings.retrain.runs_dir) / version_dir.name
         # `train` registers the challenger; the fingerprint tag lets the next run skip.
         run = train(staged, data_dir, out_dir, snapshot=snapshot)
-        _tag_run(settings, run.logged.run_id)
+        _tag_run(settings, run.logged.run_id, opt_outs)
 
         step = "promote"
         begin(step)
@@ -231,8 +237,9 @@ def _retrain_locked(
         raise RetrainError(step, failure) from failure
 
 
-def _tag_run(settings: Settings, run_id: str) -> None:
+def _tag_run(settings: Settings, run_id: str, opt_outs: str) -> None:
     from talentmap.training.tracking import activate, resolve_target
 
     with activate(resolve_target(settings)) as client:
         client.set_tag(run_id, "talentmap.config_fingerprint", config_fingerprint(settings))
+        client.set_tag(run_id, "talentmap.opt_outs_fingerprint", opt_outs)

@@ -20,6 +20,7 @@ from talentmap.serving.champion import (
     load_champion,
 )
 from talentmap.serving.config import ApiKeyEntry, ServingConfig, serving_config
+from talentmap.settings import Settings
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
@@ -43,7 +44,7 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = [{"name": "ada", "role": "admin", "sha256": hash_key("x")}]
     monkeypatch.setenv("TALENTMAP_SERVING__API_KEYS", json.dumps(keys))
     monkeypatch.setenv("TALENTMAP_SERVING__RELOAD_POLL_SECONDS", "5")
-    config = serving_config(object())  # a Settings without the group yet
+    config = serving_config(Settings())
     assert config.api_keys[0].name == "ada" and config.reload_poll_seconds == 5
     assert config.host == "127.0.0.1" and config.default_k == 50
 
