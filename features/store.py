@@ -164,6 +164,28 @@ def promise_columns() -> list[str]:
     return [ref.split(":", 1)[1] for ref in model_feature_refs()]
 
 
+def text_feature_names() -> set[str]:
+    """The text (categorical) features, by the catalogue, never by a frame's dtype."""
+    return {c for family in FAMILIES.values() for c in family.strings}
+
+
+def pin_feature_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``org_id`` plus the promise features: text as object (None missing), the rest float64.
+
+    Training and serving both pass retrieved features through here, so a column that
+    happens to be all missing in one retrieval cannot change type, and with it the model.
+    """
+    text = text_feature_names()
+    out: dict[str, object] = {"org_id": frame["org_id"].astype(str).to_numpy(dtype=object)}
+    for name in promise_columns():
+        column = frame[name]
+        if name in text:
+            out[name] = column.astype(object).where(column.notna(), None).to_numpy()
+        else:
+            out[name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    return pd.DataFrame(out)
+
+
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     columns = [ORG_KEY, AS_OF_FIELD, *promise_columns()]
     return frame[columns]

@@ -18,12 +18,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import numpy as np
 import pandas as pd
 from feast import FeatureStore
 
-from talentmap.features.catalog import FAMILIES
-from talentmap.features.store import get_online_features, promise_columns, read_lineage
+from talentmap.features.store import (
+    get_online_features,
+    pin_feature_dtypes,
+    promise_columns,
+    read_lineage,
+)
 from talentmap.lake import Lake
 from talentmap.optouts import apply_opt_outs, read_settings_register
 from talentmap.serving.config import ServingConfig
@@ -32,7 +35,6 @@ from talentmap.settings import Settings
 from talentmap.training.candidates import candidates
 
 ONLINE_CHUNK = 5000
-_TEXT = {c for family in FAMILIES.values() for c in family.strings}
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,8 @@ def load_inputs(settings: Settings, config: ServingConfig) -> ServingInputs:
 
 
 def pin_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text features as object (None missing), the rest float64, as in training."""
-    out: dict[str, object] = {"org_id": frame["org_id"].astype(str).to_numpy(dtype=object)}
-    for name in promise_columns():
-        column = frame[name]
-        if name in _TEXT:
-            out[name] = column.astype(object).where(column.notna(), None).to_numpy()
-        else:
-            out[name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
-    return pd.DataFrame(out)
+    """Text features as object (None missing), the rest float64, exactly as in training."""
+    return pin_feature_dtypes(frame)
 
 
 def online_features(

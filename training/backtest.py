@@ -36,13 +36,14 @@ from feast import FeatureStore
 from sklearn.pipeline import Pipeline
 
 from talentmap.features.build import build_feature_tables
-from talentmap.features.catalog import FAMILIES
 from talentmap.features.definitions.services import SERVICE_NAME
 from talentmap.features.lineage import latest_date
 from talentmap.features.store import (
     apply,
     get_training_frame,
+    pin_feature_dtypes,
     promise_columns,
+    text_feature_names,
     write_feature_tables,
 )
 from talentmap.ingest import ingest
@@ -242,7 +243,7 @@ def feature_names() -> list[str]:
 
 def categorical_names(features: Sequence[str]) -> list[str]:
     """The text features among ``features`` (by the catalogue, never by the frame's dtype)."""
-    strings = {c for family in FAMILIES.values() for c in family.strings}
+    strings = text_feature_names()
     return [c for c in features if c in strings]
 
 
@@ -254,17 +255,7 @@ def retrieve_features(
     Dtypes are pinned from the catalogue (text = object, the rest float64), so a column
     that happens to be all missing in one run cannot change type, and with it the model.
     """
-    frame = get_training_frame(settings, entity[["org_id", "as_of"]], store)
-    features = feature_names()
-    text = set(categorical_names(features))
-    out = {"org_id": frame["org_id"].astype(object).to_numpy()}
-    for name in features:
-        column = frame[name]
-        if name in text:
-            out[name] = column.astype(object).where(column.notna(), None).to_numpy()
-        else:
-            out[name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
-    return pd.DataFrame(out)
+    return pin_feature_dtypes(get_training_frame(settings, entity[["org_id", "as_of"]], store))
 
 
 def fit_model(
