@@ -240,4 +240,6 @@ def test_model_beats_both_baselines_on_auc_pr(tmp_path: Path) -> None:
     oracle_p100 = precision_at_k(y, p_true.to_numpy(dtype=float), 100)
     model_p100 = precision_at_k(y, result.predictions["score"].to_numpy(), 100)
     print(f"precision@100 model {model_p100:.3f} oracle {oracle_p100:.3f}")
+    for name, report in scorers.items():
+        print(f"{name}: AUC-PR {report['auc_pr']:.3f} precision@100 {report['precision@100']:.3f}")
     assert model_p100 > evaluation["base_rate"]
