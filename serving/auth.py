@@ -13,7 +13,9 @@ The middleware runs before BentoML's routing, so it guards BentoML's own routes 
 - ``/admin/...`` needs the admin role; everything else (``/shortlist``, ``/score``,
   ``/model``, ``/metrics``, ...) needs staff or admin;
 - 401 without a valid key, 403 with a valid key of the wrong role, 413 for a body over
-  the limit, and 503 with the reason on ``/readyz`` while no ranking is loaded.
+  the limit, and 503 with the reason on ``/readyz`` while no ranking is loaded (or the
+  online store is unreadable); 200 with ``{"ready": true, "warning": ...}`` when ready
+  with a warning (the cached champion served while MLflow is unreachable).
 """
 
 from __future__ import annotations
@@ -156,6 +158,11 @@ class GuardMiddleware:
             ready, reason = self.readiness()
             if not ready:
                 await _json(send, 503, {"ready": False, "reason": reason})
+                return
+            if reason != "ok":
+                # Ready, with a warning to show (e.g. the cached champion is served because
+                # MLflow is unreachable; issue 5): BentoML's own answer has an empty body.
+                await _json(send, 200, {"ready": True, "warning": reason})
                 return
         needed = required_role(path)
         if needed is not None:

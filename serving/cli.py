@@ -149,7 +149,11 @@ def to_csv(candidates: list[dict[str, Any]]) -> str:
 def _safe_cell(value: object) -> object:
     # Spreadsheets run cells starting with = + - @ as formulas; names come from sources.
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+        value = "'" + value
+    if isinstance(value, str) and "\r" in value:
+        # Python 3.11's csv writer quotes only the line terminator's characters ("\n"):
+        # a bare CR inside a cell would split the row in spreadsheets (issue 5, hostile input).
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value
 
 

@@ -36,7 +36,7 @@ from talentmap.serving.schemas import (
     ShortlistRequest,
     ShortlistResponse,
 )
-from talentmap.serving.state import Served, ServingState
+from talentmap.serving.state import OnlineStoreError, Served, ServingState
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
 
@@ -63,6 +63,32 @@ class _Runtime:
 RUNTIME = _Runtime()
 
 
+def _document_validation_errors() -> None:
+    """Make the published schema of error answers say what BentoML actually sends.
+
+    BentoML declares ``detail`` of its 400 answer (``InvalidArgument``) as a string, but
+    sends pydantic's list of validation errors there, so every invalid request got an
+    answer that contradicts ``/docs.json`` (found by Schemathesis, issue 5). The schema
+    objects come from an ``lru_cache``d function of BentoML, so correcting them once, in
+    memory, corrects every generated spec. Private API: ``test_load_and_schema`` fails
+    if a BentoML upgrade changes it.
+    """
+    from bentoml._internal.service.openapi.specification import Schema
+    from bentoml._internal.service.openapi.utils import exception_components_schema
+
+    detail = Schema(
+        title="Error Detail",
+        description="A message, or the list of validation errors (one object each).",
+        anyOf=[Schema(type="string"), Schema(type="array", items=Schema(type="object"))],
+    )
+    for schema in exception_components_schema().values():
+        if schema.properties and "detail" in schema.properties:
+            schema.properties["detail"] = detail
+
+
+_document_validation_errors()
+
+
 def _keyring() -> KeyRing:
     return KeyRing(serving_config(get_settings()).api_keys)
 
@@ -71,7 +97,11 @@ def _max_body() -> int:
     return serving_config(get_settings()).max_body_bytes
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def _error(ctx: bentoml.Context, status: int, message: str) -> JSONResponse:
+    # BentoML overwrites a returned response's status with ``ctx.response.status_code``
+    # (200 unless set) whenever the API takes a context: without this line every error
+    # below went out as "200 OK" with an error body (found by the issue 5 fault tests).
+    ctx.response.status_code = status
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -115,7 +145,9 @@ class TalentMapService:
         who = _caller(ctx)
         served = self.state.served  # read once: one model, one ranking for this answer
         if served is None:
-            return _error(503, NOT_READY)
+            return _error(ctx, 503, NOT_READY)
+        if (refused := self.state.refusal()) is not None:  # e.g. online store unreadable
+            return _error(ctx, 503, f"{refused}; no answer until it is fixed (see /readyz)")
         body = shortlist(served.ranking, request, self.config.default_k)
         try:
             self.audit.write(
@@ -131,7 +163,7 @@ class TalentMapService:
                 org_ids=[c["org_id"] for c in body["candidates"]],
             )
         except OSError as exc:  # no audit line, no shortlist
-            return _error(503, f"audit log unavailable ({exc.strerror or exc})")
+            return _error(ctx, 503, f"audit log unavailable ({exc.strerror or exc})")
         return JSONResponse(body)
 
     @bentoml.api(route="/score", output_spec=ScoreResponse)
@@ -140,14 +172,19 @@ class TalentMapService:
         who = _caller(ctx)
         served = self.state.served
         if served is None:
-            return _error(503, NOT_READY)
+            return _error(ctx, 503, NOT_READY)
+        if (refused := self.state.refusal()) is not None:
+            return _error(ctx, 503, f"{refused}; no answer until it is fixed (see /readyz)")
         if len(request.org_ids) > self.config.max_score_ids:
-            return _error(422, f"at most {self.config.max_score_ids} org_ids per call")
+            return _error(ctx, 422, f"at most {self.config.max_score_ids} org_ids per call")
         requested = list(dict.fromkeys(request.org_ids))
         known = [o for o in requested if o in served.known_org_ids]
         features = None
         if known:
-            features = await anyio.to_thread.run_sync(self.state.online, known, served)
+            try:
+                features = await anyio.to_thread.run_sync(self.state.online, known, served)
+            except OnlineStoreError as exc:  # a 503 with the reason, never a 500
+                return _error(ctx, 503, f"{exc}; no answer until it is fixed (see /readyz)")
         results = score_items(served.ranking, request.org_ids, served.known_org_ids, features)
         try:
             self.audit.write(
@@ -159,7 +196,7 @@ class TalentMapService:
                 org_ids=requested,
             )
         except OSError as exc:
-            return _error(503, f"audit log unavailable ({exc.strerror or exc})")
+            return _error(ctx, 503, f"audit log unavailable ({exc.strerror or exc})")
         return JSONResponse({"lineage": served.ranking.lineage.as_dict(), "results": results})
 
     @bentoml.api(route="/admin/reload", output_spec=ReloadResponse)
@@ -172,7 +209,7 @@ class TalentMapService:
                 lambda: self.state.reload(force=request.force, trigger=f"admin:{who.name}")
             )
         except Exception as exc:  # the old ranking keeps being served
-            return _error(503, f"reload failed, still serving the previous ranking: {exc}")
+            return _error(ctx, 503, f"reload failed, still serving the previous ranking: {exc}")
         served = outcome.served
         self.audit.write(
             "reload",
@@ -198,7 +235,7 @@ class TalentMapService:
         """Drop organisations and persons from the running ranking at once (admin)."""
         who = _caller(ctx)
         if self.state.served is None:
-            return _error(503, NOT_READY)
+            return _error(ctx, 503, NOT_READY)
         served, removed, hidden = await anyio.to_thread.run_sync(
             self.state.forget, list(request.org_ids), list(request.person_ids)
         )

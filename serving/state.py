@@ -56,6 +56,10 @@ class ReloadOutcome:
     served: Served
 
 
+# Programming errors raised while reading features: never mistaken for a store fault.
+_CODE_ERRORS = (NameError, AttributeError, TypeError, ImportError, AssertionError)
+
+
 class OnlineStoreError(RuntimeError):
     """The online store cannot be read: no ranking or score may be computed from it."""
 
@@ -120,6 +124,8 @@ class ServingState:
         try:
             store = self._open_store()
             features = online_features(self.settings, inputs.candidate_ids, inputs.as_of, store)
+        except _CODE_ERRORS:
+            raise  # a bug is not an unreadable store: report it as what it is
         except Exception as exc:
             raise self._store_fault(exc) from exc
         lineage = RankingLineage(
@@ -164,6 +170,8 @@ class ServingState:
                 return online_features(
                     self.settings, org_ids, served.ranking.lineage.as_of, self._store
                 )
+            except _CODE_ERRORS:
+                raise
             except Exception as exc:
                 raise self._store_fault(exc) from exc
 
@@ -188,6 +196,8 @@ class ServingState:
         some = min(served.known_org_ids)
         try:
             online_features(self.settings, [some], served.ranking.lineage.as_of, self._open_store())
+        except _CODE_ERRORS:
+            raise
         except Exception as exc:
             self._store_fault(exc)
             return False

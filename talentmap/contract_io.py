@@ -8,9 +8,11 @@ turns CSV record positions into the line numbers a person sees in an editor.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,6 +32,8 @@ Format = Literal["csv", "parquet"]
 DATASET_FILE = "dataset.json"
 DATASET_KEYS = ("name", "source", "licence", "snapshot_date")
 _CHUNK = 1 << 22
+# Longest CSV field accepted: Arrow's default block size; a record must fit in one block.
+MAX_FIELD_CHARS = 1 << 20
 
 
 class UnreadableFileError(Exception):
@@ -165,10 +169,14 @@ def csv_header(path: Path) -> list[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(f"not UTF-8: {exc}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        # Say where and why (issue 5, hostile input): the codec's own message gives a
+        # position inside an 8 KB chunk, which a person cannot use.
+        raise UnreadableFileError(diagnose_csv(path, None) or f"not UTF-8: {exc}") from exc
     if not header:
         raise UnreadableFileError("empty file: a header row is required")
+    if any("\x00" in name for name in header):
+        raise UnreadableFileError(diagnose_csv(path, None) or "NUL byte in the header")
     return header
 
 
@@ -203,8 +211,95 @@ def read_raw(tf: TableFile, columns: list[str] | None = None) -> pa.Table:
             ),
         )
     except (pa.ArrowException, OSError) as exc:
-        raise UnreadableFileError(f"not a valid UTF-8 CSV file: {exc}") from exc
+        # Arrow's messages name no line ("Expected 9 columns, got 2", "straddling object
+        # straddles two block boundaries"): find the first bad record the slow way.
+        found = diagnose_csv(tf.path, len(header))
+        arrow = f"not a valid UTF-8 CSV file: {_shorten(str(exc))}"
+        raise UnreadableFileError(f"{found} [{arrow}]" if found else arrow) from exc
+    if _has_nul(table):
+        # Arrow reads NUL bytes as text; a NUL in a CSV means binary or UTF-16 content,
+        # and it would break every C-string consumer downstream: refuse the file.
+        raise UnreadableFileError(diagnose_csv(tf.path, len(header)) or "NUL byte in a value")
     return table
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    # Arrow quotes the offending row, which may be megabytes long.
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _has_nul(table: pa.Table) -> bool:
+    return any(
+        pc.any(pc.match_substring(column, "\x00")).as_py()
+        for column in table.columns
+        if pa.types.is_string(column.type) and column.null_count < len(column)
+    )
+
+
+def diagnose_csv(path: Path, n_columns: int | None) -> str | None:
+    """Where and why a CSV file cannot be read: "line N: ..." (None if nothing is found).
+
+    The slow path, run only after a fast reader failed. Checks, in file order: UTF-16
+    text, bytes that are not UTF-8, NUL bytes, a field longer than ``MAX_FIELD_CHARS``, a
+    quoted field never closed (a truncated file), and a record whose number of fields
+    differs from the header's (``n_columns``).
+    """
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "looks like UTF-16 text (byte-order mark); save the file as UTF-8"
+    line, offset = 1, 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = chunk[exc.start : exc.start + 1].hex()
+                line += chunk.count(b"\n", 0, exc.start)
+                return (
+                    f"line {line}: byte 0x{bad} at offset {offset + exc.start} is not UTF-8 "
+                    "(Latin-1 or Windows-1252 text? save the file as UTF-8)"
+                )
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                line += chunk.count(b"\n", 0, nul)
+                return f"line {line}: NUL byte at offset {offset + nul}; not a text CSV file"
+            line += chunk.count(b"\n")
+            offset += len(chunk)
+    with _field_limit(), path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        previous_end = 0
+        try:
+            header = next(reader, None)
+            expected = n_columns if n_columns is not None else len(header or [])
+            previous_end = reader.line_num
+            for record in reader:
+                start_line = previous_end + 1
+                previous_end = reader.line_num
+                if record and len(record) != expected:
+                    return (
+                        f"line {start_line}: {len(record)} field(s) where the header has "
+                        f"{expected} (a truncated or misquoted row?)"
+                    )
+        except csv.Error as exc:
+            where = f"line {previous_end + 1}"
+            if "field larger than field limit" in str(exc):
+                return f"{where}: a field is longer than {MAX_FIELD_CHARS:,} characters"
+            if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+                return f"{where}: a quoted field is never closed (a truncated file?)"
+            return f"{where}: {exc}"
+    return None
+
+
+@contextmanager
+def _field_limit() -> Iterator[None]:
+    """Python's csv module with the same longest field as Arrow (its default is 128 KiB)."""
+    previous = csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 @dataclass
@@ -289,7 +384,7 @@ def _physical_lines(path: Path) -> int:
 
 def _record_start_lines(path: Path) -> Iterator[int]:
     """1-based first line of every data record (the rare slow path)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with _field_limit(), path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
         previous_end = reader.line_num

@@ -71,6 +71,7 @@ def backtest_command(
     ] = None,
 ) -> None:
     """Backtest the promise model at one date against the two baselines."""
+    from talentmap.lake import LakeError
     from talentmap.settings import get_settings
     from talentmap.training.backtest import BacktestError, run_backtest
 
@@ -91,7 +92,8 @@ def backtest_command(
 
         try:
             result = run_backtest(settings, data, day, horizon_months, out, on_step=hook)
-        except BacktestError as exc:
+        except (BacktestError, LakeError) as exc:
+            # LakeError: a stored file that fails its hash is named, never used (issue 5).
             progress.stop()
             console.print(f"[red]backtest refused:[/] {exc}")
             raise typer.Exit(code=1) from exc

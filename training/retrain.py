@@ -119,6 +119,7 @@ def _champion_matches(settings: Settings, snapshot_id: str, opt_outs: str) -> st
     """
     from mlflow.exceptions import MlflowException
 
+    from talentmap.features.store import read_lineage
     from talentmap.training.provenance import git_state
     from talentmap.training.tracking import activate, resolve_target
 
@@ -136,6 +137,8 @@ def _champion_matches(settings: Settings, snapshot_id: str, opt_outs: str) -> st
         and git.dirty is False
         and tags.get("talentmap.config_fingerprint") == config_fingerprint(settings)
         and tags.get("talentmap.opt_outs_fingerprint") == opt_outs
+        # A run killed between promotion and publication left the old store live.
+        and (read_lineage(settings.feature_tables_dir) or {}).get("snapshot_id") == snapshot_id
     )
     return str(version.version) if same else None
 
