@@ -16,7 +16,6 @@ start servers that must *not* become ready).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -27,20 +26,12 @@ from pathlib import Path
 import httpx
 import pytest
 from test_serving_world import (
-    ADMIN_KEY,
-    STAFF_KEY,
     ServingWorld,
     _settings,
     free_port,
+    prepare_world,
     stop_server,
 )
-
-from talentmap.features.store import materialize
-from talentmap.generate.world import generate_world
-from talentmap.lake import Lake
-from talentmap.serving.auth import hash_key
-from talentmap.training.registry import promote
-from talentmap.training.train import train
 
 FAULT_WORLD_ORGS, FAULT_WORLD_SEED = 300, 29
 BOOT_TIMEOUT_S = 180
@@ -57,28 +48,8 @@ def pristine_world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
 
 
 def _prepare_small(home: Path) -> ServingWorld:
-    """``test_serving_world.prepare_world``'s pipeline on a smaller world, same keys."""
-    data = home / "world"
-    generate_world(data, FAULT_WORLD_ORGS, FAULT_WORLD_SEED)
-    settings = _settings(home)
-    train(settings, data, home / "train-1")
-    decision = promote(settings, margin=0.0)
-    assert decision.promoted, decision.reason
-    materialize(settings, Lake(settings.lake_dir).latest().snapshot_date)
-    keys = [
-        {"name": "staff-tester", "role": "staff", "sha256": hash_key(STAFF_KEY)},
-        {"name": "admin-tester", "role": "admin", "sha256": hash_key(ADMIN_KEY)},
-    ]
-    env = {
-        "TALENTMAP_HOME": str(home),
-        "TALENTMAP_SERVING__API_KEYS": json.dumps(keys),
-        "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": "1",
-        "TALENTMAP_SERVING__MAX_BODY_BYTES": "4096",
-        "TALENTMAP_TRAINING__MODEL__NUM_THREADS": "1",
-        "BENTOML_HOME": str(home / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    return ServingWorld(home, settings, env)
+    """``test_serving_world.prepare_world`` on a smaller world, polling every second."""
+    return prepare_world(home, FAULT_WORLD_ORGS, FAULT_WORLD_SEED, poll_seconds=1)
 
 
 def copy_world(pristine: ServingWorld, home: Path) -> ServingWorld:

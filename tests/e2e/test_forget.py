@@ -30,7 +30,7 @@ from test_serving_world import (
     STAFF_KEY,
     Server,
     ServingWorld,
-    _settings,
+    prepare_world,
     start_server,
     stop_server,
 )
@@ -38,17 +38,13 @@ from typer.testing import CliRunner
 
 from talentmap.commands import privacy as privacy_commands
 from talentmap.features import cli as feature_commands
-from talentmap.features.store import get_online_features, materialize, open_store
-from talentmap.generate.world import generate_world
+from talentmap.features.store import get_online_features, open_store
 from talentmap.lake import Lake
 from talentmap.optouts import read_register, register_path
 from talentmap.serving import cli as serving_cli
-from talentmap.serving.auth import hash_key
 from talentmap.serving.config import serving_config
 from talentmap.serving.inputs import load_inputs
 from talentmap.settings import get_settings
-from talentmap.training.registry import promote
-from talentmap.training.train import train
 
 pytestmark = pytest.mark.e2e
 
@@ -58,25 +54,7 @@ STAFF = {"Authorization": f"Bearer {STAFF_KEY}"}
 
 def _prepare(home: Path) -> ServingWorld:
     """As ``test_serving_world.prepare_world``, on a smaller world."""
-    generate_world(home / "world", ORGS, SEED)
-    settings = _settings(home)
-    train(settings, home / "world", home / "train-1")
-    decision = promote(settings, margin=0.0)
-    assert decision.promoted, decision.reason
-    materialize(settings, Lake(settings.lake_dir).latest().snapshot_date)
-    keys = [
-        {"name": "staff-tester", "role": "staff", "sha256": hash_key(STAFF_KEY)},
-        {"name": "admin-tester", "role": "admin", "sha256": hash_key(ADMIN_KEY)},
-    ]
-    env = {
-        "TALENTMAP_HOME": str(home),
-        "TALENTMAP_SERVING__API_KEYS": json.dumps(keys),
-        "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": "2",
-        "TALENTMAP_TRAINING__MODEL__NUM_THREADS": "1",
-        "BENTOML_HOME": str(home / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    return ServingWorld(home, settings, env)
+    return prepare_world(home, ORGS, SEED)
 
 
 @pytest.fixture(scope="module")

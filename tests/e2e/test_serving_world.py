@@ -67,11 +67,13 @@ def _settings(home: Path, seed: int = 0) -> Settings:
     )
 
 
-def prepare_world(home: Path) -> ServingWorld:
+def prepare_world(
+    home: Path, orgs: int = WORLD_ORGS, seed: int = WORLD_SEED, poll_seconds: float = 2
+) -> ServingWorld:
     """Generate, then the real pipeline: ``train`` (ingest, features, backtest at the latest
     labelled window, MLflow run, registered challenger), the promotion gate, materialize."""
     data = home / "world"
-    generate_world(data, WORLD_ORGS, WORLD_SEED)
+    generate_world(data, orgs, seed)
     settings = _settings(home)
     train(settings, data, home / "train-1")
     decision = promote(settings, margin=0.0)
@@ -85,7 +87,7 @@ def prepare_world(home: Path) -> ServingWorld:
     env = {
         "TALENTMAP_HOME": str(home),
         "TALENTMAP_SERVING__API_KEYS": json.dumps(keys),
-        "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": "2",
+        "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": str(poll_seconds),
         "TALENTMAP_SERVING__MAX_BODY_BYTES": "4096",
         "TALENTMAP_TRAINING__MODEL__NUM_THREADS": "1",
         "BENTOML_HOME": str(home / "bentoml"),
