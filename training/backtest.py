@@ -437,12 +437,15 @@ def run_backtest(
     out_dir: Path,
     on_step: StepHook | None = None,
     snapshot: Snapshot | None = None,
+    store: FeatureStore | None = None,
 ) -> BacktestResult:
     """Ingest, build features, train on windows closed by ``as_of``, rank, evaluate, write.
 
     ``horizon_months`` overrides the configured label horizon (None keeps it). A caller
-    that has already loaded ``data_dir``'s snapshot passes it to skip a second load. Raises
-    ``BacktestError`` when ``as_of`` lies after the snapshot or no training row exists.
+    that has already loaded ``data_dir``'s snapshot passes it to skip a second load, and one
+    that has already built and applied its features (retrain) passes the store to skip a
+    second build. Raises ``BacktestError`` when ``as_of`` lies after the snapshot or no
+    training row exists.
     """
     total = len(STEPS)
 
@@ -466,7 +469,7 @@ def run_backtest(
             "the data cannot describe the candidates at that date"
         )
     step(1)
-    store = build_features(settings, snapshot)
+    store = store or build_features(settings, snapshot)
 
     step(2)
     dates = training_dates(snapshot.tables, when, rules.horizon_months, config.as_of_every_months)

@@ -200,7 +200,7 @@ def _retrain_locked(
         versions_dir = settings.path(settings.retrain.versions_dir)
         version_dir = versions_dir / f"{stamp}-{snapshot.snapshot_id}"
         staged = _version_settings(settings, version_dir)
-        build_features(staged, snapshot)
+        store = build_features(staged, snapshot)
 
         step = "materialize"
         begin(step)
@@ -210,7 +210,7 @@ def _retrain_locked(
         begin(step)
         out_dir = settings.path(settings.retrain.runs_dir) / version_dir.name
         # `train` registers the challenger; the fingerprint tag lets the next run skip.
-        run = train(staged, data_dir, out_dir, snapshot=snapshot)
+        run = train(staged, data_dir, out_dir, snapshot=snapshot, store=store)
         _tag_run(settings, run.logged.run_id, opt_outs)
 
         step = "promote"

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from feast import FeatureStore
 
 from talentmap.features.definitions.services import SERVICE_NAME
 from talentmap.lake import Lake
@@ -78,9 +79,12 @@ def train(
     out_dir: Path,
     on_step: StepHook | None = None,
     snapshot: Snapshot | None = None,
+    store: FeatureStore | None = None,
 ) -> TrainingRun:
     """Backtest at the latest covered window, log the run and register the challenger."""
     snapshot = snapshot or load_snapshot(settings, data_dir)
     as_of = latest_covered_as_of(snapshot.snapshot_date, settings.training.rules.horizon_months)
-    result = run_backtest(settings, data_dir, as_of, None, out_dir, on_step, snapshot=snapshot)
+    result = run_backtest(
+        settings, data_dir, as_of, None, out_dir, on_step, snapshot=snapshot, store=store
+    )
     return TrainingRun(backtest=result, logged=log_backtest(settings, result))
