@@ -37,6 +37,8 @@ pytestmark = pytest.mark.e2e
 STAFF = {"Authorization": f"Bearer {STAFF_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
+KEEPALIVE = httpx.Limits(keepalive_expiry=2.0)
+
 
 @pytest.fixture(scope="session")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Server:
@@ -45,7 +47,10 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def client(server: Server) -> httpx.Client:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
+    # The server closes idle keep-alive connections after 5 s (uvicorn's default); a client
+    # that reuses one just as it closes gets "Server disconnected" on a POST, which httpx
+    # cannot retry. Expiring idle connections sooner on our side removes that race.
+    with httpx.Client(base_url=server.url, timeout=60, limits=KEEPALIVE) as http:
         yield http
 
 
@@ -366,7 +371,7 @@ def test_hot_reload_under_concurrent_requests(client: httpx.Client, server: Serv
 
     def hammer() -> None:
         nonlocal after
-        with httpx.Client(base_url=server.url, timeout=60) as http:
+        with httpx.Client(base_url=server.url, timeout=60, limits=KEEPALIVE) as http:
             while True:
                 with lock:
                     if len(answers) >= cap or after >= 100:
