@@ -24,7 +24,23 @@ def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_command)
 
 
-def _parse_day(value: str) -> date:
+# The --data option that every training command shares.
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="Data directory following the contract (ingested into the lake first; "
+        "a no-op when that content is already there).",
+        exists=True,
+        file_okay=False,
+        dir_okay=True,
+        readable=True,
+    ),
+]
+
+
+def parse_day(value: str) -> date:
+    """A YYYY-MM-DD option value, or a usage error naming it."""
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
@@ -32,18 +48,7 @@ def _parse_day(value: str) -> date:
 
 
 def backtest_command(
-    data: Annotated[
-        Path,
-        typer.Option(
-            "--data",
-            help="Data directory following the contract (ingested into the lake first; "
-            "a no-op when that content is already there).",
-            exists=True,
-            file_okay=False,
-            dir_okay=True,
-            readable=True,
-        ),
-    ],
+    data: DataDir,
     as_of: Annotated[
         str,
         typer.Option(
@@ -75,7 +80,7 @@ def backtest_command(
     from talentmap.settings import get_settings
     from talentmap.training.backtest import BacktestError, run_backtest
 
-    day = _parse_day(as_of)
+    day = parse_day(as_of)
     console = Console()
     settings = get_settings()
     with Progress(

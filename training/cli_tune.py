@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from talentmap.training.cli import DataDir, parse_day
+
 if TYPE_CHECKING:
     from talentmap.training.tune import TrialOutcome, TuneRun
 
@@ -23,27 +25,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+    return None if value is None else parse_day(value)
 
 
 def tune_command(
-    data: Annotated[
-        Path,
-        typer.Option(
-            "--data",
-            help="Data directory following the contract (ingested into the lake first; "
-            "a no-op when that content is already there).",
-            exists=True,
-            file_okay=False,
-            dir_okay=True,
-            readable=True,
-        ),
-    ],
+    data: DataDir,
     trials: Annotated[
         int | None,
         typer.Option("--trials", min=1, help="Number of trials (default: tune.n_trials, 30)."),
