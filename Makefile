@@ -33,16 +33,18 @@ browser:  ## Install Debian's chromium for the browser tests, if missing
 demo: install  ## Generate a world, retrain on it, serve it; prints a shortlist and the URLs
 	$(BIN)/talentmap demo
 
-test: install browser  ## Lint, then run the whole test suite
+test: install browser  ## Lint (ruff, the layer rule), then run the whole test suite
 	$(BIN)/ruff check .
+	VENV_BIN=$(abspath $(BIN)) .ci/lint-layers
 	$(BIN)/pytest
 
 test-fast: install  ## Unit tests only
 	$(BIN)/pytest -m "not e2e"
 
-lint: install  ## ruff check and format check
+lint: install  ## ruff check, format check and the layer rule (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	VENV_BIN=$(abspath $(BIN)) .ci/lint-layers
 
 bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run

@@ -200,21 +200,22 @@ def _prepare(home: Path, candidates: int) -> tuple[Any, dict[str, str], int]:
     from talentmap.generate.world import generate_world
     from talentmap.lake import Lake
     from talentmap.serving.auth import hash_key
-    from talentmap.serving.config import ServingConfig
     from talentmap.serving.inputs import load_inputs
     from talentmap.settings import Settings
-    from talentmap.training.backtest import build_features, load_snapshot
-    from talentmap.training.config import TrainingConfig
-    from talentmap.training.hyperparams import ModelConfig
-    from talentmap.training.registry import promote
-    from talentmap.training.train import train
+    from talentmap.settings.model import ModelConfig
+    from talentmap.settings.serving import ServingConfig
+    from talentmap.settings.training import TrainingConfig
+    from talentmap.training.pipeline.backtest import build_features, load_snapshot
+    from talentmap.training.pipeline.train import train
+    from talentmap.training.tracking.registry import promote
+    from talentmap.training.tracking.target import resolve_target
 
     settings = Settings(home=home, training=TrainingConfig(model=ModelConfig(num_threads=2)))
     base = home / "base-world"
     with console.status("Generating and training on the base world"):
         generate_world(base, BASE_ORGS, BASE_SEED, fmt="parquet")
         train(settings, base, home / "train")
-        decision = promote(settings, margin=0.0)
+        decision = promote(resolve_target(settings), margin=0.0)
         if not decision.promoted:
             raise RuntimeError(decision.reason)
     lake = Lake(settings.lake_dir)
@@ -255,8 +256,8 @@ def _reference_ranking(settings: Any, out: Path) -> int:
     """The same ranking as the service's, built by the service's code, pickled for the
     reference process (a private temporary file of this run)."""
     from talentmap.serving.champion import load_champion
-    from talentmap.serving.config import ServingConfig
     from talentmap.serving.state import ServingState
+    from talentmap.settings.serving import ServingConfig
 
     config = ServingConfig(reload_poll_seconds=0)
     state = ServingState(settings, config)
@@ -327,7 +328,7 @@ def run(
             [
                 sys.executable,
                 "-m",
-                "talentmap.serving.cli",
+                "talentmap.serving.commands.serve",
                 "--host",
                 "127.0.0.1",
                 "--port",

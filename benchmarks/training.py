@@ -115,15 +115,15 @@ def prepare(
 
     from talentmap.generate.world import generate_world
     from talentmap.settings import Settings
-    from talentmap.training.backtest import (
+    from talentmap.training.pipeline.backtest import (
         assemble_training_rows,
         build_features,
         load_snapshot,
         retrieve_features,
         training_dates,
     )
-    from talentmap.training.candidates import CANDIDATE, candidate_status
-    from talentmap.training.labels import label, label_window_end
+    from talentmap.training.pipeline.candidates import CANDIDATE, candidate_status
+    from talentmap.training.pipeline.labels import label, label_window_end
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -190,7 +190,7 @@ def prepare(
 
 
 def _fit_model(train: Any, features: list[str], config: Any) -> tuple[Any, dict[str, Any]]:
-    from talentmap.training.backtest import fit_model
+    from talentmap.training.pipeline.backtest import fit_model
 
     model = fit_model(train, train["label"], train["as_of"], config, features)
     return model, {"best_iteration": model.best_iteration_, "rows_per_slice": model.rows_}
@@ -244,7 +244,7 @@ class HgbScorer:
     def fit(self, train: Any) -> tuple[Any, dict[str, Any]]:
         import numpy as np
 
-        from talentmap.training.time_split import CALIB, TRAIN, VALID, as_of_days, time_split
+        from talentmap.training.model.time_split import CALIB, TRAIN, VALID, as_of_days, time_split
 
         c = self.config
         split = time_split(train["as_of"], c.valid_fraction, c.calib_fraction, c.purge_dates)
@@ -290,8 +290,8 @@ def fit(
     import pandas as pd
 
     from talentmap.settings import Settings
-    from talentmap.training.backtest import categorical_names, feature_names
-    from talentmap.training.metrics import ranking_report, to_jsonable
+    from talentmap.training.evaluation.metrics import ranking_report, to_jsonable
+    from talentmap.training.pipeline.backtest import categorical_names, feature_names
 
     if scorer not in SCORERS:
         raise typer.BadParameter(f"scorer must be one of {sorted(SCORERS)}")
@@ -352,7 +352,7 @@ def _oracle_record(n: int, work: Path) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from talentmap.training.metrics import precision_at_k, ranking_report, to_jsonable
+    from talentmap.training.evaluation.metrics import precision_at_k, ranking_report, to_jsonable
 
     heldout = pd.read_parquet(work / HELDOUT_FILE, columns=["label", "p_true"])
     scores = {
@@ -474,7 +474,7 @@ def write_results(records: list[dict], started: float) -> Path:
     """``benchmarks/results/training.json``, with the machine and the total runtime."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "training.json"
-    from talentmap.training.provenance import git_state
+    from talentmap.training.tracking.provenance import git_state
 
     git = git_state()
     payload = {

@@ -14,8 +14,8 @@ import numpy as np
 from talentmap.serving.ranking import Ranking, reason_dict
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.schemas import ShortlistRequest
-from talentmap.training.explain import top_reasons
-from talentmap.training.regional_floor import floor_positions
+from talentmap.training.evaluation.regional_floor import floor_positions
+from talentmap.training.model.explain import top_reasons
 
 N_REASONS = 3
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from talentmap.serving.config import ApiKeyEntry, Role
+from talentmap.settings.serving import ApiKeyEntry, Role
 
 PUBLIC_PATHS: frozenset[str] = frozenset(
     {"/livez", "/healthz", "/readyz", "/", "/index.html", "/docs.json", "/schema.json"}

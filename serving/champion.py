@@ -3,7 +3,7 @@
 ``resolve_champion`` asks the MLflow registry which version the alias points at and reads
 that version's run (training time, backtest metrics). ``load_champion`` then returns the
 ``PromiseModel`` itself: the pyfunc's artifacts hold a ``PromiseModel.save`` folder (see
-``talentmap.training.pyfunc``), which is read with ``PromiseModel.load`` — no pickle is
+``talentmap.training.tracking.pyfunc``), which is read with ``PromiseModel.load`` — no pickle is
 ever unpickled.
 
 Every loaded version is copied to ``<cache_dir>/champion/<version>/`` with a
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from talentmap.training.model import META_FILE, PromiseModel
-from talentmap.training.tracking import TrackingTarget, activate
+from talentmap.training.model.estimator import META_FILE, PromiseModel
+from talentmap.training.tracking.target import TrackingTarget, activate
 
 CACHE_FOLDER = "champion"
 CURRENT_FILE = "current.json"

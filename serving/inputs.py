@@ -29,10 +29,10 @@ from talentmap.features.store import (
 )
 from talentmap.lake import Lake
 from talentmap.optouts import apply_opt_outs, read_settings_register
-from talentmap.serving.config import ServingConfig
 from talentmap.serving.ranking import OptOuts
 from talentmap.settings import Settings
-from talentmap.training.candidates import candidates
+from talentmap.settings.serving import ServingConfig
+from talentmap.training.pipeline.candidates import candidates
 
 ONLINE_CHUNK = 5000
 

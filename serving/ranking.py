@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from talentmap.serving.regions import map_region
-from talentmap.training.explain import top_reasons
-from talentmap.training.model import PromiseModel
+from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.model.explain import top_reasons
 
 N_REASONS = 3
 _EMPTY = np.empty(0, dtype=np.int64)

@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse
 from talentmap.serving.answers import score_items, shortlist
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
-from talentmap.serving.config import serving_config
 from talentmap.serving.schemas import (
     ForgetRequest,
     ForgetResponse,
@@ -90,11 +89,11 @@ _document_validation_errors()
 
 
 def _keyring() -> KeyRing:
-    return KeyRing(serving_config(get_settings()).api_keys)
+    return KeyRing(get_settings().serving.api_keys)
 
 
 def _max_body() -> int:
-    return serving_config(get_settings()).max_body_bytes
+    return get_settings().serving.max_body_bytes
 
 
 def _error(ctx: bentoml.Context, status: int, message: str) -> JSONResponse:
@@ -125,7 +124,7 @@ class TalentMapService:
 
     def __init__(self) -> None:
         settings = get_settings()
-        self.config = serving_config(settings)
+        self.config = settings.serving
         self.state = ServingState(settings, self.config)
         self.audit = AuditLog(settings.path(self.config.audit_log))
         RUNTIME.state = self.state

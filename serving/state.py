@@ -28,12 +28,12 @@ import pandas as pd
 from talentmap.features.store import read_lineage
 from talentmap.optouts import register_stamp
 from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
-from talentmap.serving.config import ServingConfig
 from talentmap.serving.inputs import load_inputs, online_features
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
 from talentmap.settings import Settings
-from talentmap.training.model import PromiseModel
-from talentmap.training.tracking import TrackingTarget, resolve_target
+from talentmap.settings.serving import ServingConfig
+from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.tracking.target import TrackingTarget, resolve_target
 
 logger = logging.getLogger("talentmap.serving")
 

@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from talentmap.settings import Settings
 
 REGISTER_FORMAT = 1
 SUBJECT_KINDS: tuple[str, ...] = ("person", "org")
@@ -49,68 +50,6 @@ ORG_KEY = "org_id"
 OPT_OUT_COLUMNS = ("subject_kind", "subject_id", "since")
 REGISTER_COLUMNS = (*OPT_OUT_COLUMNS, "recorded_at")
 SubjectKind = Literal["person", "org"]
-KEEP_FOREVER_WORDS = frozenset({"", "none", "null", "forever"})
-
-
-class RetentionConfig(BaseModel):
-    """How long each store keeps data; ``None`` (or "forever" in TOML / env) keeps it forever.
-
-    Nothing is deleted until ``talentmap retention apply`` runs (schedule it next to the
-    retrain); see docs/PRIVACY.md.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    lake_keep_snapshots: int | None = Field(
-        3,
-        ge=1,
-        description="Lake: always keep this many most recent snapshots (None: no count rule).",
-    )
-    lake_max_age_days: int | None = Field(
-        180,
-        ge=0,
-        description=(
-            "Lake: snapshots ingested more than this many days ago may be deleted, unless "
-            "kept by the count rule, the latest, or one the champion or live features use "
-            "(None: no age rule)."
-        ),
-    )
-    audit_max_age_days: int | None = Field(
-        365,
-        ge=1,
-        description="Audit log: lines older than this many days are dropped (None: forever).",
-    )
-    mlflow_run_max_age_days: int | None = Field(
-        365,
-        ge=1,
-        description=(
-            "MLflow: runs started more than this many days ago are deleted with their "
-            "artifacts, unless a model version with an alias comes from them (None: forever)."
-        ),
-    )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _forever(cls, value: Any) -> Any:
-        # Environment variables and TOML have no null: these words mean "keep forever".
-        if isinstance(value, str) and value.strip().lower() in KEEP_FOREVER_WORDS:
-            return None
-        return value
-
-
-class PrivacyConfig(BaseModel):
-    """Opt-out register and retention; nested into Settings as ``privacy``
-    (env ``TALENTMAP_PRIVACY__REGISTER_FILE``, ``TALENTMAP_PRIVACY__RETENTION__AUDIT_MAX_AGE_DAYS``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    register_file: Path = Field(
-        Path("data/optouts/register.jsonl"),
-        description="Append-only JSON-lines register of `talentmap forget` (relative to home).",
-    )
-    retention: RetentionConfig = Field(
-        default_factory=RetentionConfig, description="Retention of lake, audit log, MLflow."
-    )
 
 
 class RegisterError(ValueError):
@@ -131,17 +70,9 @@ class OptedOut:
 # ------------------------------------------------------------------ configuration
 
 
-def privacy_config(settings: Any) -> PrivacyConfig:
-    """The ``privacy`` group of the settings, or the defaults until Settings nests it."""
-    found = getattr(settings, "privacy", None)
-    return found if isinstance(found, PrivacyConfig) else PrivacyConfig()
-
-
-def register_path(settings: Any) -> Path:
+def register_path(settings: Settings) -> Path:
     """The register's absolute path (relative paths are resolved against ``home``)."""
-    configured = privacy_config(settings).register_file
-    resolve = getattr(settings, "path", None)
-    return resolve(configured) if callable(resolve) else Path(configured).absolute()
+    return settings.path(settings.privacy.register_file)
 
 
 # ------------------------------------------------------------------ the register
@@ -265,7 +196,7 @@ def read_register(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_settings_register(settings: Any) -> pd.DataFrame:
+def read_settings_register(settings: Settings) -> pd.DataFrame:
     """The register at the settings' configured path."""
     return read_register(register_path(settings))
 
@@ -342,7 +273,7 @@ def apply_opt_outs(
 
 
 def apply_settings_opt_outs(
-    tables: Mapping[str, pd.DataFrame], settings: Any
+    tables: Mapping[str, pd.DataFrame], settings: Settings
 ) -> dict[str, pd.DataFrame]:
     """``apply_opt_outs`` with the register at the settings' configured path."""
     return apply_opt_outs(tables, read_settings_register(settings))
@@ -395,7 +326,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def register_stamp(settings: Any) -> str | None:
+def register_stamp(settings: Settings) -> str | None:
     """``"<size>:<mtime_ns>"`` of the register (None when absent): changes on every append."""
     try:
         found = register_path(settings).stat()

@@ -67,7 +67,7 @@ class Launched:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {**os.environ, **world.env, **(extra_env or {})}
-        argv = [sys.executable, "-m", "talentmap.serving.cli", "--host", "127.0.0.1"]
+        argv = [sys.executable, "-m", "talentmap.serving.commands.serve", "--host", "127.0.0.1"]
         self.process = subprocess.Popen(
             [*argv, "--port", str(self.port)],
             env=env,

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from talentmap.settings import Settings
-from talentmap.training.config import TrainingConfig
-from talentmap.training.hyperparams import ModelConfig
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
 
 HERE = Path(__file__).resolve()
 
@@ -76,7 +76,7 @@ def run_child(job: dict[str, Any]) -> None:
         log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        from talentmap.training.retrain import retrain
+        from talentmap.training.pipeline.retrain import retrain
 
         marker = Path(job["marker"])
         if job.get("ingest_writes"):
@@ -101,12 +101,6 @@ def run_child(job: dict[str, Any]) -> None:
 
 def serve() -> None:
     """The zygote: import once, then fork a child per JSON job read from stdin."""
-    import talentmap.features.store
-    import talentmap.ingest
-    import talentmap.training.backtest
-    import talentmap.training.registry
-    import talentmap.training.retrain
-    import talentmap.training.train  # noqa: F401
 
     print("ready", flush=True)
     for line in sys.stdin:

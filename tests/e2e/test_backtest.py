@@ -16,18 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from talentmap.app.cli import app as talentmap_app
 from talentmap.generate.world import generate_world
 from talentmap.lake import Lake
 from talentmap.settings import Settings
-from talentmap.training import cli as training_cli
-from talentmap.training.backtest import PREDICTIONS_FILE, run_backtest
-from talentmap.training.candidates import candidate_status
-from talentmap.training.config import TrainingConfig
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.metrics import precision_at_k
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
+from talentmap.training.evaluation.metrics import precision_at_k
+from talentmap.training.pipeline.backtest import PREDICTIONS_FILE, run_backtest
+from talentmap.training.pipeline.candidates import candidate_status
 
 pytestmark = pytest.mark.e2e
 
@@ -140,8 +139,7 @@ def test_events_after_as_of_do_not_change_predictions(leak_world: Path, tmp_path
 def test_backtest_through_the_command_is_deterministic(
     leak_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = typer.Typer()
-    training_cli.register(app)
+    app = talentmap_app
     app.command("noop")(lambda: None)  # a lone command would become the app itself
     monkeypatch.setenv("TALENTMAP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TALENTMAP_TRAINING__MODEL__NUM_THREADS", "1")
@@ -213,7 +211,7 @@ E2E_ORGS, E2E_SEED = 10_000, 7
 
 
 # With the default ModelConfig (small regularised trees, refitted on every training row
-# after time-split early stopping; see talentmap.training.hyperparams) this world gives
+# after time-split early stopping; see talentmap.settings.model) this world gives
 # AUC-PR 0.278 for the model, 0.254 for the logistic regression, 0.128 for total raised
 # and 0.299 for the oracle. Before that (31 leaves, trees from the oldest 60% of the
 # dates only) the model lost: 0.170.

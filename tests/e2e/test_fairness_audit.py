@@ -29,12 +29,17 @@ from mlflow.artifacts import download_artifacts
 
 from talentmap.generate.world import generate_world
 from talentmap.settings import Settings
-from talentmap.training.audit import LEAD_GENDER, MEN_LED, WOMEN_LED, audit_groups
-from talentmap.training.config import TrainingConfig
-from talentmap.training.fairness import FAIRNESS_ARTIFACT
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.tracking import activate, resolve_target
-from talentmap.training.train import TrainingRun, train
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
+from talentmap.training.evaluation.fairness import FAIRNESS_ARTIFACT
+from talentmap.training.evaluation.fairness_audit import (
+    LEAD_GENDER,
+    MEN_LED,
+    WOMEN_LED,
+    audit_groups,
+)
+from talentmap.training.pipeline.train import TrainingRun, train
+from talentmap.training.tracking.target import activate, resolve_target
 
 pytestmark = pytest.mark.e2e
 

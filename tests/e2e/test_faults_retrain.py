@@ -29,18 +29,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from killable_retrain import Zygote, fault_settings
 from typer.testing import CliRunner
 
+from talentmap.app.cli import app as talentmap_app
 from talentmap.features.store import get_online_features, read_lineage
 from talentmap.generate.world import generate_world
 from talentmap.lake import CorruptSnapshotError, Lake
 from talentmap.settings import Settings
-from talentmap.training import cli as backtest_cli
-from talentmap.training import cli_retrain
-from talentmap.training.retrain import RETRAIN_STEPS, retrain
-from talentmap.training.tracking import activate, resolve_target
+from talentmap.training.pipeline.retrain import RETRAIN_STEPS, retrain
+from talentmap.training.tracking.target import activate, resolve_target
 
 pytestmark = pytest.mark.e2e
 
@@ -196,12 +194,11 @@ def test_a_corrupted_lake_file_is_detected_named_and_never_used(
         lake.load(snapshot)
     assert set(lake.load(snapshot, ["organizations"])) == {"organizations"}  # others still fine
 
-    monkeypatch.setattr(cli_retrain, "get_settings", lambda: settings)
+    for module in ("retrain", "backtest"):
+        monkeypatch.setattr(f"talentmap.training.commands.{module}.get_settings", lambda: settings)
     monkeypatch.setattr("talentmap.settings.get_settings", lambda: settings)
     runner = CliRunner()
-    app = typer.Typer()
-    cli_retrain.register(app)
-    backtest_cli.register(app)
+    app = talentmap_app
     done = runner.invoke(app, ["retrain", "--data", str(home.world)], env={"COLUMNS": "300"})
     assert done.exit_code == 1, done.output
     flat = " ".join(done.output.split())

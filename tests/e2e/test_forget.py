@@ -36,13 +36,12 @@ from test_serving_world import (
 )
 from typer.testing import CliRunner
 
-from talentmap.commands import privacy as privacy_commands
+from talentmap.app.cli import app as talentmap_app
 from talentmap.features import cli as feature_commands
 from talentmap.features.store import get_online_features, open_store
 from talentmap.lake import Lake
 from talentmap.optouts import read_register, register_path
-from talentmap.serving import cli as serving_cli
-from talentmap.serving.config import serving_config
+from talentmap.serving.commands import shortlist as shortlist_commands
 from talentmap.serving.inputs import load_inputs
 from talentmap.settings import get_settings
 
@@ -129,8 +128,7 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
 
     # ---- talentmap forget --org … --person …, reaching the running service
     env = {**world.env, "TALENTMAP_ADMIN_API_KEY": ADMIN_KEY}
-    app = typer.Typer()
-    privacy_commands.register(app)
+    app = talentmap_app
     args = ["forget", "--org", gone_org, "--person", person, "--url", server.url]
     result = _invoke(app, args, env)
     assert result.exit_code == 0, result.output
@@ -150,7 +148,7 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
     export = CliRunner().invoke(
         _serving_app(),
         ["shortlist", "--url", server.url, "--k", "1000", "--format", "csv"],
-        env={serving_cli.API_KEY_ENV: STAFF_KEY},
+        env={shortlist_commands.API_KEY_ENV: STAFF_KEY},
     )
     assert export.exit_code == 0, export.output
     assert gone_org not in export.stdout and export.stdout.count("\n") == len(before)
@@ -172,7 +170,7 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
     assert {("org", gone_org), ("person", person)} <= set(
         zip(register["subject_kind"], register["subject_id"], strict=True)
     )
-    inputs = load_inputs(settings, serving_config(settings))
+    inputs = load_inputs(settings, settings.serving)
     assert gone_org not in inputs.candidate_ids
     assert person not in set(inputs.tables["people"]["person_id"])
     assert person not in set(inputs.tables["roles"]["person_id"])
@@ -206,16 +204,13 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
 
 
 def _serving_app() -> typer.Typer:
-    app = typer.Typer()
-    serving_cli.register(app)
-    return app
+    return talentmap_app
 
 
 def test_forget_without_a_service_still_records(tmp_path: Path) -> None:
     """No service at the URL: the opt-out is recorded, the command says so and succeeds."""
     env = {"TALENTMAP_HOME": str(tmp_path), "TALENTMAP_ADMIN_API_KEY": "x"}
-    app = typer.Typer()
-    privacy_commands.register(app)
+    app = talentmap_app
     port_nobody_uses = "http://127.0.0.1:9"
     result = _invoke(app, ["forget", "--person", "p-1", "--url", port_nobody_uses], env)
     assert result.exit_code == 0, result.output

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from test_serving_world import ADMIN_KEY, STAFF_KEY, ServingWorld
 
 from talentmap.serving.regions import MAP_REGIONS
-from talentmap.training.tracking import activate, resolve_target
+from talentmap.training.tracking.target import activate, resolve_target
 
 pytestmark = pytest.mark.e2e
 

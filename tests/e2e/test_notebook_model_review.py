@@ -17,10 +17,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from talentmap.settings import Settings
-from talentmap.training.config import TrainingConfig
-from talentmap.training.explain import LOWERS, RAISES
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.retrain import retrain
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
+from talentmap.training.model.explain import LOWERS, RAISES
+from talentmap.training.pipeline.retrain import retrain
 
 pytestmark = pytest.mark.e2e
 

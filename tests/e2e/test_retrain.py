@@ -15,12 +15,12 @@ import pytest
 from filelock import FileLock
 
 from talentmap.settings import Settings
-from talentmap.training import retrain as retrain_module
-from talentmap.training.config import TrainingConfig
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.provenance import GitState
-from talentmap.training.retrain import RetrainBusyError, RetrainError, retrain
-from talentmap.training.tracking import activate, resolve_target
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
+from talentmap.training.pipeline import retrain as retrain_module
+from talentmap.training.pipeline.retrain import RetrainBusyError, RetrainError, retrain
+from talentmap.training.tracking.provenance import GitState
+from talentmap.training.tracking.target import activate, resolve_target
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,8 @@ def test_retrain_on_the_champions_snapshot_code_and_config_is_a_no_op(
         commit = client.get_run(champion.run_id).data.tags["git.commit"]
     # The champion was trained from this checkout; pretend it is clean and at that commit.
     monkeypatch.setattr(
-        "talentmap.training.provenance.git_state", lambda where=None: GitState(commit=commit, dirty=False)
+        "talentmap.training.provenance.git_state",
+        lambda where=None: GitState(commit=commit, dirty=False),
     )
     outcome = retrain(trained, small_world)
     assert outcome.skipped, outcome.reason

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import typer
 from test_serving_world import (
     ADMIN_KEY,
     STAFF_KEY,
@@ -25,12 +24,13 @@ from test_serving_world import (
 )
 from typer.testing import CliRunner
 
+from talentmap.app.cli import app as talentmap_app
 from talentmap.lake import Lake
-from talentmap.serving import cli as serving_cli
 from talentmap.serving.audit import read_audit
+from talentmap.serving.commands import shortlist as shortlist_commands
 from talentmap.serving.regions import MAP_REGIONS
 from talentmap.serving.schemas import ScoreResponse, ShortlistResponse
-from talentmap.training.candidates import candidates
+from talentmap.training.pipeline.candidates import candidates
 
 pytestmark = pytest.mark.e2e
 
@@ -322,13 +322,12 @@ def test_audit_log_has_one_line_per_shortlist_and_no_names(
 
 
 def test_cli_shortlist_formats(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = typer.Typer()
-    serving_cli.register(app)
+    app = talentmap_app
     runner = CliRunner()
     args = ["shortlist", "--url", server.url, "--k", "5", "--region", "Île-de-France"]
-    monkeypatch.delenv(serving_cli.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(shortlist_commands.API_KEY_ENV, raising=False)
     assert runner.invoke(app, args).exit_code != 0  # no key in the environment
-    monkeypatch.setenv(serving_cli.API_KEY_ENV, STAFF_KEY)
+    monkeypatch.setenv(shortlist_commands.API_KEY_ENV, STAFF_KEY)
     as_json = runner.invoke(app, [*args, "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.stdout)

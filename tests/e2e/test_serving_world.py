@@ -28,11 +28,11 @@ from talentmap.generate.world import generate_world
 from talentmap.lake import Lake
 from talentmap.serving.auth import hash_key
 from talentmap.settings import Settings
-from talentmap.training.config import TrainingConfig
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.registry import promote
-from talentmap.training.tracking import activate, resolve_target
-from talentmap.training.train import train
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import TrainingConfig
+from talentmap.training.pipeline.train import train
+from talentmap.training.tracking.registry import promote
+from talentmap.training.tracking.target import activate, resolve_target
 
 WORLD_ORGS, WORLD_SEED = 600, 23
 STAFF_KEY = "staff-key-for-tests-only-0123456789abcdef"
@@ -76,7 +76,7 @@ def prepare_world(
     generate_world(data, orgs, seed)
     settings = _settings(home)
     train(settings, data, home / "train-1")
-    decision = promote(settings, margin=0.0)
+    decision = promote(resolve_target(settings), margin=0.0)
     assert decision.promoted, decision.reason
     snapshot_date = Lake(settings.lake_dir).latest().snapshot_date
     materialize(settings, snapshot_date)
@@ -129,7 +129,15 @@ def start_server(world: ServingWorld, log_path: Path) -> Server:
     log = log_path.open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "talentmap.serving.cli", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "talentmap.serving.commands.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         cwd=world.home,
         stdout=log,

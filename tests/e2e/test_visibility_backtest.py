@@ -15,9 +15,9 @@ import pytest
 
 from talentmap.generate.world import generate_world
 from talentmap.settings import Settings
-from talentmap.training.backtest import run_backtest
-from talentmap.training.config import PromiseRules, TrainingConfig
-from talentmap.training.hyperparams import ModelConfig
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import PromiseRules, TrainingConfig
+from talentmap.training.pipeline.backtest import run_backtest
 
 pytestmark = pytest.mark.e2e
 

@@ -13,19 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from talentmap.training.audit import audit_groups
-from talentmap.training.baselines import fit_logistic_baseline, logistic_score
-from talentmap.training.config import PromiseRules
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.tracking import TrackingConfig
+from talentmap.settings.training import PromiseRules
+from talentmap.training.evaluation.baselines import fit_logistic_baseline, logistic_score
+from talentmap.training.evaluation.fairness_audit import audit_groups
+from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
-from talentmap.training.tracking import (
-    SnapshotLineage,
-    TrackingConfig,
-    TrackingTarget,
-    TrainingRunInputs,
-    resolve_target,
-)
+from talentmap.training.tracking.lineage import SnapshotLineage
+from talentmap.training.tracking.run_inputs import TrainingRunInputs
+from talentmap.training.tracking.target import TrackingTarget, resolve_target
 
 FIRST_NAMES = ("Amandine", "Gwenaëlle", "Théophile", "Maëlys", "Corentin", "Solène", "Baptiste")
 LAST_NAMES = ("Verstraeten", "Kerhervé", "Duplessix", "Marchadier", "Lefebvrier", "Quéméner")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from talentmap.training.baselines import (
+from talentmap.training.evaluation.baselines import (
     TOTAL_RAISED_FEATURE,
     fit_logistic_baseline,
     logistic_score,
     total_raised_score,
 )
-from talentmap.training.metrics import auc_roc
+from talentmap.training.evaluation.metrics import auc_roc
 from talentmap.training.toy_rows import toy_training_rows
 
 

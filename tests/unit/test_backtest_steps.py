@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.training.backtest import (
+from talentmap.settings.training import PromiseRules
+from talentmap.training.pipeline.backtest import (
     assemble_training_rows,
     categorical_names,
     evaluate,
@@ -16,8 +17,7 @@ from talentmap.training.backtest import (
     score_candidates,
     training_dates,
 )
-from talentmap.training.config import PromiseRules
-from talentmap.training.labels import label_window_end
+from talentmap.training.pipeline.labels import label_window_end
 
 AS_OF = pd.Timestamp("2023-06-30")
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.training.candidates import (
+from talentmap.settings.training import PromiseRules, TrainingConfig
+from talentmap.training.pipeline.candidates import (
     EXCLUSION_REASONS,
     STATUSES,
     candidate_status,
@@ -18,7 +19,6 @@ from talentmap.training.candidates import (
     first_visible_on,
     visible_on,
 )
-from talentmap.training.config import PromiseRules, TrainingConfig
 
 T = pd.Timestamp("2020-06-30")
 DAY = pd.Timedelta(days=1)

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from talentmap.features.catalog import FAMILIES, TIMING_FEATURES
-from talentmap.training.explain import (
+from talentmap.settings.model import ModelConfig
+from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.model.explain import (
     BIAS,
     LOWERS,
     RAISES,
@@ -15,9 +17,7 @@ from talentmap.training.explain import (
     reasons_frame,
     top_reasons,
 )
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
-from talentmap.training.phrasing import describe, feature_label, phrase_for
+from talentmap.training.model.phrasing import describe, feature_label, phrase_for
 from talentmap.training.toy_rows import toy_training_rows
 
 

@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.training.audit import (
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import PromiseRules
+from talentmap.training.evaluation.fairness import (
+    FairnessConfig,
+    attention,
+    fairness_audit,
+    fairness_document,
+    fairness_metrics,
+    fairness_table,
+)
+from talentmap.training.evaluation.fairness_audit import (
     AGE_BAND,
     GRANDE_ECOLE,
     LEAD_GENDER,
@@ -27,19 +37,9 @@ from talentmap.training.audit import (
     WOMEN_LED,
     audit_groups,
 )
-from talentmap.training.config import PromiseRules
-from talentmap.training.fairness import (
-    FairnessConfig,
-    attention,
-    fairness_audit,
-    fairness_document,
-    fairness_metrics,
-    fairness_table,
-)
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
-from talentmap.training.model_card import CardData, render_model_card
-from talentmap.training.plots import fairness_ratios
+from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.tracking.model_card import CardData, render_model_card
+from talentmap.training.tracking.plots import fairness_ratios
 
 # Seven candidates, best first.
 SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
@@ -140,7 +140,7 @@ def test_metric_keys_and_document() -> None:
 
 
 def test_gender_is_never_a_model_feature() -> None:
-    from talentmap.training.backtest import feature_names
+    from talentmap.training.pipeline.backtest import feature_names
 
     protected = re.compile(r"gender|\bsex|_sex|women|female|\bmale|femme|homme", re.IGNORECASE)
     names = feature_names()

@@ -35,13 +35,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from talentmap.commands import data as data_commands
+from talentmap.app.cli import app as talentmap_app
 from talentmap.contract import RULES, TABLES
 from talentmap.contract_io import MAX_FIELD_CHARS
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.ingest import InvalidSnapshotError, ingest
 from talentmap.lake import Lake
-from talentmap.serving.cli import to_csv
+from talentmap.serving.commands.shortlist import to_csv
 
 FORMULAS = (
     '=HYPERLINK("http://evil.example/x","click")',
@@ -251,8 +251,7 @@ def test_bom_and_crlf_are_the_same_content(
 def test_cli_names_file_line_and_rule_and_keeps_the_lake(
     base_dir: Path, lake_dir: Path, tmp_path: Path
 ) -> None:
-    app = data_commands.typer.Typer()
-    data_commands.register(app)
+    app = talentmap_app
     data_dir = damaged(base_dir, tmp_path, "organizations.csv", _cut_mid_row(org_csv(base_dir)))
     before = tree_digest(lake_dir)
     runner = CliRunner()

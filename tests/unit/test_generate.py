@@ -213,7 +213,7 @@ def test_progress_reports_every_chunk(tmp_path: Path) -> None:
 
 
 def test_cli_generate(tmp_path: Path) -> None:
-    from talentmap.cli import app
+    from talentmap.app.cli import app
 
     result = CliRunner().invoke(
         app,

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from talentmap import contract
-from talentmap.commands import data as data_commands
+from talentmap.app.cli import app as talentmap_app
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.ingest import InvalidSnapshotError, ingest
 from talentmap.lake import CorruptSnapshotError, Lake, SnapshotNotFoundError
@@ -299,8 +299,7 @@ def test_snapshots_are_ordered_by_ingest_time(tmp_path: Path) -> None:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    data_commands.register(app)
+    app = talentmap_app
     return app
 
 

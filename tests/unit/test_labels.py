@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.training.config import PromiseRules
-from talentmap.training.labels import (
+from talentmap.settings.training import PromiseRules
+from talentmap.training.pipeline.labels import (
     UncoveredWindowError,
     label,
     label_coverage_ok,

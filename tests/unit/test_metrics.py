@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, ndcg_score, roc_auc_score
 
-from talentmap.training.metrics import (
+from talentmap.training.evaluation.metrics import (
     auc_pr,
     auc_roc,
     brier,

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.training.audit import (
+from talentmap.settings.training import PromiseRules
+from talentmap.training.evaluation.fairness_audit import (
     FOUNDER_GENDER,
     MEN_ONLY,
     MIXED,
@@ -20,9 +21,8 @@ from talentmap.training.audit import (
     audit_groups,
     group_metrics,
 )
-from talentmap.training.config import PromiseRules
-from talentmap.training.metrics import ranking_report, to_jsonable
-from talentmap.training.model_card import SMALL_GROUP, CardData, render_model_card
+from talentmap.training.evaluation.metrics import ranking_report, to_jsonable
+from talentmap.training.tracking.model_card import SMALL_GROUP, CardData, render_model_card
 
 NAMES = ("Apolline Rivière", "Jean-Baptiste Kervella", "Yasmine Haddad", "Lucas Moreau")
 

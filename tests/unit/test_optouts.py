@@ -13,9 +13,7 @@ import pytest
 
 from talentmap.features.build import build_feature_tables
 from talentmap.optouts import (
-    PrivacyConfig,
     RegisterError,
-    RetentionConfig,
     apply_opt_outs,
     apply_settings_opt_outs,
     drop_opted_out_features,
@@ -26,7 +24,8 @@ from talentmap.optouts import (
     register_path,
 )
 from talentmap.settings import Settings
-from talentmap.training.candidates import candidates
+from talentmap.settings.privacy import PrivacyConfig, RetentionConfig
+from talentmap.training.pipeline.candidates import candidates
 
 D = pd.Timestamp
 SNAPSHOT = date(2024, 12, 31)

@@ -14,13 +14,13 @@ from talentmap.serving.answers import shortlist
 from talentmap.serving.ranking import RankingLineage, build_ranking
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
-from talentmap.training.regional_floor import (
+from talentmap.settings.model import ModelConfig
+from talentmap.training.evaluation.regional_floor import (
     apply_regional_floor,
     floor_positions,
     regional_floor_cost,
 )
+from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
 
 # Ten candidates, best first: A dominates, B C D trail.

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import typer
 from mlflow_helpers import NUMERIC, ToyData, target_in
 from typer.testing import CliRunner
 
-from talentmap.training.cli_mlflow import register
-from talentmap.training.registry import (
+from talentmap.app.cli import app as talentmap_app
+from talentmap.training.tracking.registry import (
     CHAMPION,
     PromotionDecision,
     PromotionError,
@@ -34,7 +33,8 @@ from talentmap.training.registry import (
     promote,
     read_history,
 )
-from talentmap.training.tracking import TrackingTarget, activate, log_training_run
+from talentmap.training.tracking.run_logging import log_training_run
+from talentmap.training.tracking.target import TrackingTarget, activate
 
 
 @dataclass
@@ -190,9 +190,7 @@ def test_cli_prints_the_decision_and_exits_zero(
 ) -> None:
     from talentmap.settings import get_settings
 
-    app = typer.Typer()
-    register(app)
-    app.command("noop")(lambda: None)  # a second command keeps "promote" a subcommand
+    app = talentmap_app
     runner = CliRunner()
     home = scenario.target.history_path.parent.parent
     monkeypatch.setenv("TALENTMAP_HOME", str(home))

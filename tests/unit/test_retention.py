@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from talentmap import retention
+from talentmap.app import retention
+from talentmap.app.retention import apply_retention, plan_lake, prune_audit
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.ingest import ingest
 from talentmap.lake import Lake
-from talentmap.optouts import RetentionConfig
-from talentmap.retention import apply_retention, plan_lake, prune_audit
 from talentmap.settings import Settings
-from talentmap.training.tracking import activate, ensure_experiment, resolve_target
+from talentmap.settings.privacy import RetentionConfig
+from talentmap.training.tracking.target import activate, ensure_experiment, resolve_target
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 AGES_DAYS = (400, 300, 200, 100, 1)  # oldest first
@@ -226,14 +226,11 @@ def test_old_runs_go_unless_an_aliased_version_comes_from_them(tmp_path: Path) -
 
 
 def test_retention_command_dry_run_lists_and_keeps(world: World) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from talentmap.commands import privacy
+    from talentmap.app.cli import app
     from talentmap.settings import get_settings
 
-    app = typer.Typer()
-    privacy.register(app)
     env = {"TALENTMAP_HOME": str(world.settings.home)}
     get_settings.cache_clear()
     try:

@@ -18,7 +18,7 @@ from talentmap.serving.auth import (
     principal_of,
     required_role,
 )
-from talentmap.serving.config import ApiKeyEntry
+from talentmap.settings.serving import ApiKeyEntry
 
 STAFF, ADMIN = new_key(), new_key()
 RING = KeyRing(

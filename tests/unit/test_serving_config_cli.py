@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from talentmap.serving import cli as serving_cli
+from talentmap.app.cli import app as talentmap_app
 from talentmap.serving.auth import hash_key
 from talentmap.serving.champion import (
     ChampionInfo,
@@ -19,12 +18,15 @@ from talentmap.serving.champion import (
     cached_champion,
     load_champion,
 )
-from talentmap.serving.config import ApiKeyEntry, ServingConfig, serving_config
+from talentmap.serving.commands import serve as serve_commands
+from talentmap.serving.commands import shortlist as shortlist_commands
 from talentmap.settings import Settings
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.serving import ApiKeyEntry, ServingConfig
+from talentmap.settings.tracking import TrackingConfig
+from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
-from talentmap.training.tracking import TrackingConfig, resolve_target
+from talentmap.training.tracking.target import resolve_target
 
 
 def test_key_entries_are_validated() -> None:
@@ -44,7 +46,7 @@ def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = [{"name": "ada", "role": "admin", "sha256": hash_key("x")}]
     monkeypatch.setenv("TALENTMAP_SERVING__API_KEYS", json.dumps(keys))
     monkeypatch.setenv("TALENTMAP_SERVING__RELOAD_POLL_SECONDS", "5")
-    config = serving_config(Settings())
+    config = Settings().serving
     assert config.api_keys[0].name == "ada" and config.reload_poll_seconds == 5
     assert config.host == "127.0.0.1" and config.default_k == 50
 
@@ -88,15 +90,14 @@ def test_csv_output_defuses_formulas() -> None:
         "founders": [{"name": "@evil", "role": "CEO"}],
         "reasons": [{"text": "Raised 2 rounds (raises the score)"}],
     }
-    text = serving_cli.to_csv([row])
+    text = shortlist_commands.to_csv([row])
     lines = text.splitlines()
     assert lines[0].split(",")[:3] == ["rank", "org_id", "name"]
     assert "'=HYPERLINK" in lines[1] and "'@evil" in lines[1]
 
 
 def test_keys_commands() -> None:
-    app = typer.Typer()
-    serving_cli.register(app)
+    app = talentmap_app
     runner = CliRunner()
     hashed = runner.invoke(app, ["keys", "hash"], input="my-secret-key\n")
     assert hashed.exit_code == 0 and hashed.stdout.strip() == hash_key("my-secret-key")
@@ -107,7 +108,7 @@ def test_keys_commands() -> None:
 
 
 def test_serve_command_line_is_loopback_bentoml() -> None:
-    argv = serving_cli.serve_argv("127.0.0.1", 3000)
+    argv = serve_commands.serve_argv("127.0.0.1", 3000)
     assert argv[1:4] == ["-m", "bentoml", "serve"]
-    assert argv[4] == serving_cli.SERVICE_TARGET
+    assert argv[4] == serve_commands.SERVICE_TARGET
     assert argv[-4:] == ["--host", "127.0.0.1", "--port", "3000"]

@@ -12,8 +12,8 @@ from talentmap.serving.answers import score_items, shortlist
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
 from talentmap.serving.regions import INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
-from talentmap.training.hyperparams import ModelConfig
-from talentmap.training.model import PromiseModel
+from talentmap.settings.model import ModelConfig
+from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
 
 N = 300

@@ -18,15 +18,15 @@ from mlflow.entities import Run
 from mlflow.pyfunc import load_model
 from mlflow_helpers import MANIFEST, PEOPLE_NAMES, ToyData, target_in
 
-from talentmap.training.pyfunc import RAW_PARAM, RAW_SCORE
-from talentmap.training.tracking import (
+from talentmap.settings.tracking import TrackingConfig
+from talentmap.training.tracking.pyfunc import RAW_PARAM, RAW_SCORE
+from talentmap.training.tracking.run_inputs import LoggedRun
+from talentmap.training.tracking.run_logging import log_training_run
+from talentmap.training.tracking.target import (
     EVALUATION_ARTIFACT,
     TAG_MODEL_URI,
-    LoggedRun,
-    TrackingConfig,
     TrackingTarget,
     activate,
-    log_training_run,
     metric_key,
     resolve_target,
 )

@@ -1,0 +1,135 @@
+"""The root of the one typed place for configuration: ``Settings`` nests every group.
+
+Values come, highest priority first, from: keyword arguments, environment variables
+(prefix ``TALENTMAP_``, nested groups joined by ``__``, e.g.
+``TALENTMAP_FEATURES__ONLINE_PATH``), a TOML config file (``TALENTMAP_CONFIG`` or
+``talentmap.toml`` in the working directory), then the defaults below.
+
+Relative paths are resolved against ``home`` (default: the working directory), so the
+embedded defaults live inside the project checkout and nothing is hard-coded absolutely.
+Secrets (API keys, remote store credentials) are never read from the config file: they
+come from the environment only, through the stores' own variables.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from talentmap.settings.privacy import PrivacyConfig
+from talentmap.settings.serving import ServingConfig
+from talentmap.settings.tracking import TrackingConfig
+from talentmap.settings.training import FairnessConfig, RetrainConfig, TrainingConfig
+from talentmap.settings.tune import TuneConfig
+
+
+class LakeSettings(BaseModel):
+    """Where validated snapshots are stored immutably."""
+
+    dir: Path = Field(Path("data/lake"), description="Root folder of the data lake.")
+
+
+class GeneratorSettings(BaseModel):
+    """Embedded defaults of the synthetic French ecosystem."""
+
+    orgs: int = Field(3000, ge=10, description="Organisations in the demo world.")
+    seed: int = Field(42, description="Random seed of the demo world.")
+    start: date = Field(date(2012, 1, 1), description="First founding date.")
+    end: date = Field(date(2025, 12, 31), description="Snapshot date of the world.")
+    oracle_every_months: int = Field(
+        1, ge=1, le=12, description="Spacing of the oracle's as-of dates, in months."
+    )
+
+
+class FeatureSettings(BaseModel):
+    """The Feast feature store: one YAML file plus the folders it points at."""
+
+    repo_dir: Path = Field(
+        Path("features/feature_repo"), description="Folder holding feature_store.yaml."
+    )
+    tables_dir: Path = Field(
+        Path("data/features"), description="Parquet feature tables (the offline store)."
+    )
+    store_dir: Path = Field(
+        Path("data/feast"), description="Feast registry and SQLite online store."
+    )
+
+
+class Settings(BaseSettings):
+    """All TalentMap configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TALENTMAP_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Field(Path("."), description="Base for every relative path below.")
+    data_dir: Path = Field(Path("data"), description="Default folder for generated worlds.")
+    lake: LakeSettings = LakeSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    features: FeatureSettings = FeatureSettings()
+    training: TrainingConfig = TrainingConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    retrain: RetrainConfig = RetrainConfig()
+    serving: ServingConfig = ServingConfig()
+    tune: TuneConfig = TuneConfig()
+    fairness: FairnessConfig = FairnessConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("TALENTMAP_CONFIG", "talentmap.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file),
+        )
+
+    def path(self, relative: Path) -> Path:
+        """Resolve a configured path against ``home``.
+
+        Symlinks are kept, not followed: retraining publishes a feature store by switching
+        the link at its configured path, and that path must keep naming the link.
+        """
+        return Path(os.path.normpath(self.home.absolute() / relative))
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.path(self.lake.dir)
+
+    @property
+    def feature_tables_dir(self) -> Path:
+        return self.path(self.features.tables_dir)
+
+    @property
+    def feature_store_dir(self) -> Path:
+        return self.path(self.features.store_dir)
+
+    @property
+    def feature_repo_dir(self) -> Path:
+        return self.path(self.features.repo_dir)
+
+
+@lru_cache(maxsize=1)
+def get_settings(**overrides: Any) -> Settings:
+    """The process-wide settings; tests build their own ``Settings`` instead."""
+    return Settings(**overrides)

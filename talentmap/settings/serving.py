@@ -1,0 +1,99 @@
+"""Configuration of the serving stage, nested into ``talentmap.settings.Settings`` as ``serving``.
+
+Every field is overridable from the environment, e.g.
+``TALENTMAP_SERVING__RELOAD_POLL_SECONDS=30`` or
+``TALENTMAP_SERVING__API_KEYS='[{"name":"alice","role":"staff","sha256":"…"}]'``.
+``bentoml serve`` starts worker processes, so the service reads its configuration from
+the environment (``get_settings()``) rather than from arguments.
+
+API keys are stored as SHA-256 digests only. A key is 32 random bytes (``talentmap keys
+new``), so a plain fast hash is enough: there is nothing to brute-force that a slow
+password hash would protect (a slow hash would only slow every request down).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal["staff", "admin"]
+AsOfMode = Literal["snapshot", "today"]
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ApiKeyEntry(BaseModel):
+    """One configured key: who holds it, what it may do, and its SHA-256 (hex)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, description="Holder, written to the audit log.")
+    role: Role = Field(description="staff: read endpoints; admin: also /admin/*.")
+    sha256: str = Field(description="Hex SHA-256 of the key (64 lowercase hex digits).")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _HEX64.match(value):
+            raise ValueError("sha256 must be 64 hex digits (use `talentmap keys hash`)")
+        return value
+
+
+class ServingConfig(BaseModel):
+    """The shortlist service: network, reload, keys, audit and limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface to bind; loopback by default.")
+    port: int = Field(3000, ge=1, le=65535, description="HTTP port of the service.")
+    reload_poll_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How often the champion alias is polled; 0 turns polling off.",
+    )
+    api_keys: tuple[ApiKeyEntry, ...] = Field(
+        (), description="Accepted API keys, hashed. Without any, every call gets 401."
+    )
+    audit_log: Path = Field(
+        Path("data/audit/shortlists.jsonl"),
+        description="Append-only JSONL audit trail of shortlist requests (relative to home).",
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=16 * 1024 * 1024, description="Larger request bodies get 413."
+    )
+    default_k: int = Field(50, ge=1, le=1000, description="Shortlist length when k is omitted.")
+    max_score_ids: int = Field(1000, ge=1, description="Most org ids one /score call may list.")
+    precompute_reasons: int = Field(
+        1000,
+        ge=0,
+        description="Reasons are computed at load time for this many top candidates; the "
+        "others on first request (then cached).",
+    )
+    as_of: AsOfMode | date = Field(
+        "snapshot",
+        description="Date the candidates are ranked at: 'snapshot' (the date the data "
+        "describes), 'today', or a fixed YYYY-MM-DD.",
+    )
+    alias: str = Field("champion", description="Registry alias that is served.")
+    cache_dir: Path = Field(
+        Path("data/serving"),
+        description="Local copy of the last champion, served if MLflow is unreachable.",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=1,
+        description="BentoML workers. One: every worker would hold its own ranking, and "
+        "an admin reload reaches only the worker that answers it.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ServingConfig:
+        names = [k.name for k in self.api_keys]
+        if len(names) != len(set(names)):
+            raise ValueError("api_keys: each key needs a distinct name (it is the audit identity)")
+        return self

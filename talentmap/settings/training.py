@@ -1,0 +1,152 @@
+"""What counts as a candidate and what counts as "promise": configured in one place.
+
+The candidate rule and the label share one definition of a *milestone* (a series A or
+later, or any round of at least ``large_round_eur``) on purpose: a candidate at t is an
+organisation whose label would not already be positive at t, so the two can never drift
+apart. ``TrainingConfig`` is a plain ``BaseModel`` so that ``talentmap.settings.Settings``
+can nest it (``training: TrainingConfig``) and make every field env/TOML-overridable,
+e.g. ``TALENTMAP_TRAINING__RULES__HORIZON_MONTHS=12``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from talentmap import contract
+from talentmap.settings.model import ModelConfig
+
+# Built from the contract, so pydantic rejects unknown kinds and the lists cannot drift.
+RoundType = Literal[*contract.ROUND_TYPES]  # type: ignore[valid-type]
+ExitKind = Literal[*contract.EXIT_KINDS]  # type: ignore[valid-type]
+
+
+class PromiseRules(BaseModel):
+    """The candidate rule and the label of the training issue (§1) and issue 6."""
+
+    # Frozen: the rules are part of a run's lineage and must not change under its feet.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_age_years: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description=(
+            "A candidate at t was founded within this many years before t: "
+            "t - max_age_years < founded_on <= t. Without a founding date, its first "
+            "funding round must fall in that window instead."
+        ),
+    )
+    horizon_months: int = Field(
+        24,
+        ge=1,
+        le=240,
+        description=(
+            "Label horizon H: the label at t looks at events in the window (t, t + H], "
+            "strictly after t and up to and including t + H."
+        ),
+    )
+    milestone_round_types: tuple[RoundType, ...] = Field(
+        ("series_a", "series_b", "series_c_plus"),
+        min_length=1,
+        description=(
+            "Round types that are a milestone: raising one inside the window makes the "
+            "label 1, and having raised one on or before t excludes the candidate."
+        ),
+    )
+    large_round_eur: float = Field(
+        5_000_000.0,
+        gt=0,
+        description=(
+            "Any round of at least this amount (EUR) is a milestone too, whatever its "
+            "type. Rounds with an unknown amount never qualify by amount."
+        ),
+    )
+    exit_kinds: tuple[ExitKind, ...] = Field(
+        ("acquired", "ipo"),
+        description=(
+            "Exit kinds that make the label 1. Candidates exclude every exited "
+            "organisation, whatever the kind: an exited company is no longer early."
+        ),
+    )
+    require_visibility: bool = Field(
+        True,
+        description=(
+            "Issue 6: a candidate at t must be visible at t (first_seen_on <= t, or one "
+            "of its dated events on or before t). Turn off only for a source known to "
+            "list companies from birth."
+        ),
+    )
+
+
+class TrainingConfig(BaseModel):
+    """Configuration of the training stage; later sessions add the tracking group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: PromiseRules = Field(
+        default_factory=PromiseRules,
+        description="Candidate selection and label definition.",
+    )
+    model: ModelConfig = Field(
+        default_factory=ModelConfig,
+        description="Promise model hyperparameters, time slices and calibration.",
+    )
+    as_of_every_months: int = Field(
+        3,
+        ge=1,
+        le=24,
+        description="Spacing of the training as-of dates, in months (3 = quarterly).",
+    )
+
+
+class RetrainConfig(BaseModel):
+    """Where retraining keeps its lock and versions, and when it runs."""
+
+    data_dir: Path = Field(
+        Path("data/inbox"), description="Data directory that scheduled retrains read."
+    )
+    cron: str = Field("0 3 * * 1", description="Cron expression of `talentmap schedule` (UTC).")
+    lock_file: Path = Field(Path("data/retrain.lock"), description="Lock held during a run.")
+    versions_dir: Path = Field(
+        Path("data/feature-versions"), description="One folder per built feature-store version."
+    )
+    keep_versions: int = Field(3, ge=1, description="Feature-store versions kept on disk.")
+    runs_dir: Path = Field(
+        Path("data/runs"), description="Backtest outputs (predictions, metrics) per run."
+    )
+
+
+class FairnessConfig(BaseModel):
+    """How the shortlist is audited on every training run (``Settings.fairness``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(100, ge=1, description="Size of the audited shortlist (top k).")
+    four_fifths: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="A group whose selection rate is under this share of the reference "
+        "group's is flagged (the four-fifths rule).",
+    )
+    min_group_size: int = Field(
+        30,
+        ge=1,
+        description="Groups with fewer candidates are marked small (noisy) and never serve "
+        "as the reference group.",
+    )
+    min_expected_selected: float = Field(
+        5.0,
+        ge=0,
+        description="Groups that would place fewer candidates than this in the top k at the "
+        "overall selection rate (size x k / candidates) are marked small too.",
+    )
+    floor_m: int = Field(
+        2,
+        ge=0,
+        description="Regional floor whose precision@k cost every backtest reports: at least "
+        "m candidates per French region in the top k (0 = do not report).",
+    )

@@ -1,0 +1,550 @@
+"""An honest backtest at one as-of date: train on the past only, rank every candidate.
+
+The pipeline is a chain of small steps with named inputs and outputs (Kedro style), so
+that ``retrain`` and the MLflow run can reuse them one by one::
+
+    load_snapshot        data dir, settings       -> Snapshot (id, date, typed tables)
+    build_features       Snapshot, settings       -> FeatureStore (tables written, applied)
+    training_dates       tables, as_of, H, every  -> quarterly dates, windows end <= as_of
+    assemble_training_rows  tables, dates, rules, cutoff -> TrainingRows (entity + label)
+    retrieve_features    settings, store, entity  -> feature frame (Feast, point in time)
+    fit_model            frame, labels, dates     -> PromiseModel
+    fit_baselines        frame, labels            -> logistic-regression pipeline
+    score_candidates     model, frame             -> predictions (org_id, as_of, score, rank)
+    evaluate             tables, scores, as_of    -> metrics per scorer, or "unavailable"
+
+Honesty rules, all enforced here: every training label window ends on or before
+``as_of`` (so nothing after ``as_of`` can reach the model; the leakage test deletes it
+and checks that ``predictions.csv`` does not move), labels are computed with
+``data_end=as_of``, and the evaluation at ``as_of`` is only run when the snapshot covers
+``as_of + H`` — otherwise it is marked unavailable rather than counting unknown futures
+as negatives. The pipeline never reads the generator's oracle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from feast import FeatureStore
+from sklearn.pipeline import Pipeline
+
+from talentmap.features.build import build_feature_tables
+from talentmap.features.definitions.services import SERVICE_NAME
+from talentmap.features.lineage import latest_date
+from talentmap.features.store import (
+    apply,
+    get_training_frame,
+    pin_feature_dtypes,
+    promise_columns,
+    text_feature_names,
+    write_feature_tables,
+)
+from talentmap.ingest import ingest
+from talentmap.lake import Lake
+from talentmap.optouts import apply_settings_opt_outs, drop_opted_out_features
+from talentmap.settings import Settings
+from talentmap.settings.model import ModelConfig
+from talentmap.settings.training import PromiseRules
+from talentmap.training.evaluation.baselines import (
+    LOGISTIC_NAME,
+    TOTAL_RAISED_NAME,
+    fit_logistic_baseline,
+    logistic_score,
+    total_raised_score,
+)
+from talentmap.training.evaluation.fairness import FairnessConfig
+from talentmap.training.evaluation.metrics import ranking_report, to_jsonable
+from talentmap.training.evaluation.regional_floor import french_regions, regional_floor_cost
+from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.pipeline.candidates import (
+    CANDIDATE,
+    candidate_status,
+    exclusion_counts,
+)
+from talentmap.training.pipeline.labels import label, label_window_end, split_covered
+
+PREDICTIONS_FILE = "predictions.csv"
+METRICS_FILE = "metrics.json"
+MODEL_DIR = "model"
+MODEL_NAME = "model"
+KS: tuple[int, ...] = (50, 100, 500)
+PREDICTION_COLUMNS = ("org_id", "as_of", "score", "rank")
+STEPS: tuple[str, ...] = (
+    "Ingesting the data directory",
+    "Building and applying the features",
+    "Assembling training rows",
+    "Retrieving training features",
+    "Training the model",
+    "Training the baselines",
+    "Scoring the candidates",
+    "Evaluating",
+    "Writing the outputs",
+)
+
+# (done, total, description), the same hook shape as ingestion's progress.
+StepHook = Callable[[int, int, str], None]
+
+
+class BacktestError(RuntimeError):
+    """The backtest cannot run on this data at this date (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A lake snapshot, loaded: what every later step reads."""
+
+    snapshot_id: str
+    snapshot_date: date
+    tables: dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Labelled ``[org_id, as_of, label]`` rows plus what was left out and why."""
+
+    rows: pd.DataFrame
+    dates: tuple[pd.Timestamp, ...]
+    exclusions: pd.DataFrame  # exclusion_counts over the training dates
+    refused_uncovered: int
+
+
+@dataclass
+class BacktestResult:
+    """Everything a later stage (MLflow logging, the promotion gate) needs from a run."""
+
+    out_dir: Path
+    predictions_path: Path
+    metrics_path: Path
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    model: PromiseModel
+    snapshot_id: str
+    snapshot_date: date
+    as_of: pd.Timestamp
+    evaluated: bool
+    # Per-scorer scores of the candidates at as_of, aligned with ``predictions``' order
+    # before ranking (the MLflow step plots PR and calibration curves from these).
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None  # None when the evaluation is unavailable
+    candidate_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    # What MLflow logging needs beyond the outputs: the candidates' features at as_of
+    # (aligned with ``scores``), the labels the model was fitted on, and the snapshot.
+    features_at_as_of: pd.DataFrame = field(default_factory=pd.DataFrame)
+    training_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ steps
+
+
+def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
+    """Ingest ``data_dir`` into the settings' lake (no-op if already there) and load it."""
+    result = ingest(Path(data_dir), settings.lake_dir)
+    lake = Lake(settings.lake_dir)
+    tables = lake.load(result.snapshot_id)
+    ref = lake.get(result.snapshot_id)
+    snapshot_date = ref.snapshot_date or latest_date(tables)
+    # Opted-out persons' rows go before anything is built (lake table ∪ forget register).
+    return Snapshot(result.snapshot_id, snapshot_date, apply_settings_opt_outs(tables, settings))
+
+
+def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
+    """Write the snapshot's feature tables to the settings' folder and apply Feast."""
+    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date)
+    tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
+    write_feature_tables(
+        tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
+    )
+    return apply(settings)
+
+
+def _day(value: date | pd.Timestamp | str) -> pd.Timestamp:
+    return pd.Timestamp(value).normalize()
+
+
+def _months_before(as_of: pd.Timestamp, months: int) -> pd.Timestamp:
+    # Month-end anchors stay month ends (30 Jun -> 31 Mar, not 30 Mar): quarter ends line
+    # up with the calendar whatever the as-of date's month length.
+    earlier = as_of - pd.DateOffset(months=months)
+    if as_of.is_month_end:
+        earlier = earlier + pd.offsets.MonthEnd(0)
+    return earlier
+
+
+def data_start(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """The earliest founding or funding date: no organisation can be a candidate before."""
+    found = [
+        pd.to_datetime(tables["organizations"].get("founded_on")).min()
+        if "founded_on" in tables["organizations"]
+        else pd.NaT,
+        pd.to_datetime(tables["funding_rounds"]["announced_on"]).min(),
+    ]
+    known = [d for d in found if not pd.isna(d)]
+    return _day(min(known)) if known else None
+
+
+def training_dates(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    horizon_months: int,
+    every_months: int,
+) -> list[pd.Timestamp]:
+    """As-of dates ``as_of - H``, then every ``every_months`` earlier, down to the data start.
+
+    Anchored on ``as_of - H`` so that the most recent usable date is always trained on:
+    its label window ends exactly on ``as_of``. Only the earliest founding or round date
+    bounds the list, and that date is on or before ``as_of`` whenever any date is, so
+    deleting events after ``as_of`` cannot change it.
+    """
+    start = data_start(tables)
+    if start is None:
+        return []
+    dates: list[pd.Timestamp] = []
+    step = 0
+    while True:
+        when = _months_before(as_of, horizon_months + step * every_months)
+        if when < start:
+            return sorted(dates)
+        dates.append(when)
+        step += 1
+
+
+def assemble_training_rows(
+    tables: Mapping[str, pd.DataFrame],
+    dates: Sequence[pd.Timestamp],
+    rules: PromiseRules,
+    cutoff: pd.Timestamp,
+) -> TrainingRows:
+    """The candidates at each date, labelled with data up to ``cutoff`` only.
+
+    Windows that end after ``cutoff`` are refused and counted (never labelled 0); dates
+    without a single candidate are dropped.
+    """
+    status = candidate_status(tables, list(dates), rules)
+    entity = status.loc[status["status"] == CANDIDATE, ["org_id", "as_of"]].reset_index(drop=True)
+    covered, refused = split_covered(entity, rules.horizon_months, cutoff)
+    labelled = label(tables, covered, rules, data_end=cutoff)
+    rows = labelled[["org_id", "as_of", "label"]].reset_index(drop=True)
+    kept = tuple(pd.Timestamp(d) for d in sorted(rows["as_of"].unique()))
+    return TrainingRows(rows, kept, exclusion_counts(status), len(refused))
+
+
+def feature_names() -> list[str]:
+    """The ``promise`` service's features: what the model and the logistic baseline read."""
+    return promise_columns()
+
+
+def categorical_names(features: Sequence[str]) -> list[str]:
+    """The text features among ``features`` (by the catalogue, never by the frame's dtype)."""
+    strings = text_feature_names()
+    return [c for c in features if c in strings]
+
+
+def retrieve_features(
+    settings: Settings, store: FeatureStore | None, entity: pd.DataFrame
+) -> pd.DataFrame:
+    """Point-in-time ``promise`` features of ``[org_id, as_of]`` rows, in their order.
+
+    Dtypes are pinned from the catalogue (text = object, the rest float64), so a column
+    that happens to be all missing in one run cannot change type, and with it the model.
+    """
+    return pin_feature_dtypes(get_training_frame(settings, entity[["org_id", "as_of"]], store))
+
+
+def fit_model(
+    frame: pd.DataFrame,
+    labels: np.ndarray | pd.Series,
+    as_of: pd.Series,
+    config: ModelConfig,
+    features: Sequence[str],
+) -> PromiseModel:
+    """Fit the promise model (time-split early stopping and calibration inside)."""
+    model = PromiseModel(
+        config=config,
+        features=list(features),
+        categorical_features=categorical_names(features),
+    )
+    return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
+
+
+def fit_baselines(
+    frame: pd.DataFrame, labels: np.ndarray | pd.Series, features: Sequence[str], seed: int
+) -> Pipeline:
+    """The logistic-regression baseline, fitted on exactly the model's training rows."""
+    categorical = categorical_names(features)
+    numeric = [c for c in features if c not in categorical]
+    return fit_logistic_baseline(frame, np.asarray(labels), numeric, categorical, seed)
+
+
+def score_all(
+    model: PromiseModel, logistic: Pipeline, frame: pd.DataFrame, features: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Every scorer's score for every row of ``frame`` (same rows, same order)."""
+    categorical = categorical_names(features)
+    numeric = [c for c in features if c not in categorical]
+    if frame.empty:
+        empty = np.empty(0, dtype=np.float64)
+        return {MODEL_NAME: empty, LOGISTIC_NAME: empty, TOTAL_RAISED_NAME: empty}
+    return {
+        MODEL_NAME: model.predict_proba(frame)[:, 1],
+        LOGISTIC_NAME: logistic_score(logistic, frame, numeric, categorical),
+        TOTAL_RAISED_NAME: total_raised_score(frame),
+    }
+
+
+def score_candidates(
+    org_ids: Sequence[str] | pd.Series, score: np.ndarray, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """``predictions.csv`` rows: rank 1 = best; equal scores are ranked by org_id."""
+    ids = np.asarray(org_ids, dtype=object)
+    order = np.lexsort((ids.astype(str), -np.asarray(score, dtype=np.float64)))
+    return pd.DataFrame(
+        {
+            "org_id": ids[order],
+            "as_of": as_of.date().isoformat(),
+            "score": np.asarray(score, dtype=np.float64)[order],
+            "rank": np.arange(1, len(ids) + 1, dtype=np.int64),
+        }
+    )
+
+
+def evaluate(
+    tables: Mapping[str, pd.DataFrame],
+    org_ids: Sequence[str] | pd.Series,
+    scores: Mapping[str, np.ndarray],
+    as_of: pd.Timestamp,
+    rules: PromiseRules,
+    snapshot_date: date,
+    fairness: FairnessConfig | None = None,
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Metrics of each scorer on the candidates at ``as_of``, labelled by the later data.
+
+    Unavailable (with the reason) when the snapshot does not cover ``as_of + H``: those
+    futures are unknown, and counting them as negatives would reward the wrong ranking.
+    With ``fairness.floor_m > 0`` it also reports ``regional_floor``: the model's
+    precision@k without and with at least m candidates per French region in the top k.
+    """
+    window_end = label_window_end(as_of, rules.horizon_months)
+    summary: dict[str, Any] = {
+        "label_window_end": window_end.date().isoformat(),
+        "snapshot_date": snapshot_date.isoformat(),
+    }
+    if window_end > _day(snapshot_date):
+        summary.update(
+            available=False,
+            reason=(
+                f"the snapshot ends on {snapshot_date.isoformat()}, before the label window "
+                f"of {as_of.date().isoformat()} closes on {window_end.date().isoformat()}: "
+                "outcomes are unknown, not negative"
+            ),
+        )
+        return summary, None
+    entity = pd.DataFrame({"org_id": np.asarray(org_ids, dtype=object), "as_of": as_of})
+    y = label(tables, entity, rules, data_end=snapshot_date)["label"].to_numpy(dtype=np.int64)
+    reports = {name: to_jsonable(ranking_report(y, s, KS)) for name, s in scores.items()}
+    summary.update(
+        available=True,
+        n=len(y),
+        n_positive=int(y.sum()),
+        base_rate=float(y.mean()) if len(y) else None,
+        scorers=reports,
+    )
+    config = fairness or FairnessConfig()
+    if config.floor_m > 0 and MODEL_NAME in scores:
+        from talentmap.contract import FR_REGIONS
+
+        regions = french_regions(tables["organizations"], entity["org_id"].to_numpy())
+        summary["regional_floor"] = regional_floor_cost(
+            y, scores[MODEL_NAME], regions, config.k, config.floor_m, FR_REGIONS
+        )
+    return summary, y
+
+
+# ------------------------------------------------------------- the whole run
+
+
+def _exclusions_at(counts: pd.DataFrame, when: pd.Timestamp) -> dict[str, int]:
+    row = counts.loc[when] if when in counts.index else counts.sum() * 0
+    return {str(k): int(v) for k, v in row.items()}
+
+
+def _lineage_block(snapshot: Snapshot, features: Sequence[str]) -> dict[str, Any]:
+    return {
+        "snapshot_id": snapshot.snapshot_id,
+        "snapshot_date": snapshot.snapshot_date.isoformat(),
+        "tables": sorted(snapshot.tables),
+        "feature_service": SERVICE_NAME,
+        "features": list(features),
+    }
+
+
+def _training_block(training: TrainingRows, model: PromiseModel) -> dict[str, Any]:
+    rows = training.rows
+    per_date = rows.groupby("as_of")["label"].agg(["size", "mean"])
+    return {
+        "rows": len(rows),
+        "positives": int(rows["label"].sum()),
+        "base_rate": float(rows["label"].mean()),
+        "as_of_dates": [d.date().isoformat() for d in training.dates],
+        "n_as_of_dates": len(training.dates),
+        "rows_per_as_of": {d.date().isoformat(): int(n) for d, n in per_date["size"].items()},
+        "base_rate_per_as_of": {
+            d.date().isoformat(): float(r) for d, r in per_date["mean"].items()
+        },
+        "refused_uncovered_windows": training.refused_uncovered,
+        "exclusions_total": {
+            str(k): int(v) for k, v in training.exclusions.sum().items() if k != CANDIDATE
+        },
+        "left_out_not_visible": int(training.exclusions["not_visible"].sum()),
+        "model": {
+            "best_iteration": model.best_iteration_,
+            "rows_per_slice": model.rows_,
+            "base_rate_per_slice": model.base_rates_,
+            "split": model.split_.summary(),
+        },
+    }
+
+
+def write_outputs(
+    out_dir: Path, predictions: pd.DataFrame, metrics: Mapping[str, Any], model: PromiseModel
+) -> tuple[Path, Path]:
+    """``predictions.csv``, ``metrics.json`` (strict JSON) and the saved model."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    predictions_path = out_dir / PREDICTIONS_FILE
+    # repr-exact floats and "\n" line ends: the same run always gives the same bytes.
+    predictions.to_csv(predictions_path, index=False, lineterminator="\n")
+    metrics_path = out_dir / METRICS_FILE
+    metrics_path.write_text(
+        json.dumps(metrics, indent=2, allow_nan=False, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    model.save(out_dir / MODEL_DIR)
+    return predictions_path, metrics_path
+
+
+def run_backtest(
+    settings: Settings,
+    data_dir: Path,
+    as_of: date | pd.Timestamp | str,
+    horizon_months: int | None,
+    out_dir: Path,
+    on_step: StepHook | None = None,
+    snapshot: Snapshot | None = None,
+    store: FeatureStore | None = None,
+) -> BacktestResult:
+    """Ingest, build features, train on windows closed by ``as_of``, rank, evaluate, write.
+
+    ``horizon_months`` overrides the configured label horizon (None keeps it). A caller
+    that has already loaded ``data_dir``'s snapshot passes it to skip a second load, and one
+    that has already built and applied its features (retrain) passes the store to skip a
+    second build. Raises ``BacktestError`` when ``as_of`` lies after the snapshot or no
+    training row exists.
+    """
+    total = len(STEPS)
+
+    def step(index: int) -> None:
+        if on_step is not None:
+            on_step(index, total, STEPS[index] if index < total else "Done")
+
+    when = _day(as_of)
+    config = settings.training
+    rules = (
+        config.rules
+        if horizon_months is None
+        else config.rules.model_copy(update={"horizon_months": horizon_months})
+    )
+
+    step(0)
+    snapshot = snapshot or load_snapshot(settings, Path(data_dir))
+    if when > _day(snapshot.snapshot_date):
+        raise BacktestError(
+            f"--as-of {when.date()} is after the snapshot date {snapshot.snapshot_date}: "
+            "the data cannot describe the candidates at that date"
+        )
+    step(1)
+    store = store or build_features(settings, snapshot)
+
+    step(2)
+    dates = training_dates(snapshot.tables, when, rules.horizon_months, config.as_of_every_months)
+    training = assemble_training_rows(snapshot.tables, dates, rules, cutoff=when)
+    if training.rows.empty:
+        raise BacktestError(
+            f"no training row: no candidate at any as-of date whose {rules.horizon_months}-month "
+            f"label window ends on or before {when.date()}"
+        )
+    status_now = candidate_status(snapshot.tables, [when], rules)
+    current = status_now.loc[status_now["status"] == CANDIDATE, ["org_id", "as_of"]]
+    current = current.reset_index(drop=True)
+
+    step(3)
+    features = feature_names()
+    train_frame = retrieve_features(settings, store, training.rows)
+    now_frame = retrieve_features(settings, store, current)
+
+    step(4)
+    model = fit_model(
+        train_frame, training.rows["label"], training.rows["as_of"], config.model, features
+    )
+    step(5)
+    logistic = fit_baselines(train_frame, training.rows["label"], features, config.model.seed)
+
+    step(6)
+    scores = score_all(model, logistic, now_frame, features)
+    predictions = score_candidates(current["org_id"], scores[MODEL_NAME], when)
+
+    step(7)
+    evaluation, y = evaluate(
+        snapshot.tables,
+        current["org_id"],
+        scores,
+        when,
+        rules,
+        snapshot.snapshot_date,
+        settings.fairness,
+    )
+    now_counts = exclusion_counts(status_now)
+    metrics: dict[str, Any] = {
+        "as_of": when.date().isoformat(),
+        "horizon_months": rules.horizon_months,
+        "rules": rules.model_dump(mode="json"),
+        "lineage": _lineage_block(snapshot, features),
+        "candidates": {
+            "n": len(current),
+            "left_out_not_visible": int(now_counts["not_visible"].sum()),
+            "exclusions": {
+                k: v for k, v in _exclusions_at(now_counts, when).items() if k != CANDIDATE
+            },
+        },
+        "training": _training_block(training, model),
+        "evaluation": evaluation,
+    }
+
+    step(8)
+    out = Path(out_dir)
+    predictions_path, metrics_path = write_outputs(out, predictions, metrics, model)
+    step(total)
+    return BacktestResult(
+        out_dir=out,
+        predictions_path=predictions_path,
+        metrics_path=metrics_path,
+        predictions=predictions,
+        metrics=metrics,
+        model=model,
+        snapshot_id=snapshot.snapshot_id,
+        snapshot_date=snapshot.snapshot_date,
+        as_of=when,
+        evaluated=bool(evaluation["available"]),
+        scores=scores,
+        labels=y,
+        candidate_ids=current["org_id"].to_numpy(dtype=object),
+        features_at_as_of=now_frame,
+        training_rows=training.rows,
+        tables=snapshot.tables,
+    )
