@@ -36,13 +36,16 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from talentmap.settings import Settings
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BASE_ORGS, BASE_SEED = 2000, 5
@@ -252,7 +255,7 @@ def _prepare(home: Path, candidates: int) -> tuple[Any, dict[str, str], int]:
     return settings, env, copies + 1
 
 
-def _reference_ranking(settings: Any, out: Path) -> int:
+def _reference_ranking(settings: Settings, out: Path) -> int:
     """The same ranking as the service's, built by the service's code, pickled for the
     reference process (a private temporary file of this run)."""
     from talentmap.serving.champion import load_champion

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from talentmap.optouts import ORG_KEY, PERSON_KEY, record_opt_outs, register_path
+from talentmap.settings import Settings
 
 ADMIN_KEY_ENV = "TALENTMAP_ADMIN_API_KEY"
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -70,7 +71,7 @@ def _entity_key(join_key: str, value: str, version: int) -> bytes:
 
 
 def purge_online_store(
-    settings: Any, org_ids: Iterable[str] = (), person_ids: Iterable[str] = ()
+    settings: Settings, org_ids: Iterable[str] = (), person_ids: Iterable[str] = ()
 ) -> dict[str, int]:
     """Delete these entities' rows from the online store; entities deleted per feature view.
 
@@ -171,7 +172,7 @@ def notify_service(
 
 
 def forget(
-    settings: Any,
+    settings: Settings,
     org_ids: Iterable[str] = (),
     person_ids: Iterable[str] = (),
     *,

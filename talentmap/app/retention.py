@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from talentmap.lake import Lake
+from talentmap.settings import Settings
 from talentmap.settings.privacy import RetentionConfig
 
 DELETING_PREFIX = ".deleting-"
@@ -135,7 +136,7 @@ def delete_snapshot(lake: Lake, snapshot_id: str) -> None:
     shutil.rmtree(hidden, onerror=make_writable)
 
 
-def protected_snapshots(settings: Any) -> set[str]:
+def protected_snapshots(settings: Settings) -> set[str]:
     """Snapshots that must survive: aliased model versions' and the live features'."""
     from talentmap.features.store import read_lineage
 
@@ -213,7 +214,7 @@ def prune_audit(
 # ------------------------------------------------------------------ MLflow
 
 
-def _aliased_runs(settings: Any) -> list[tuple[str, Any]]:
+def _aliased_runs(settings: Settings) -> list[tuple[str, Any]]:
     """(alias, run) of every aliased version of the registered model (none if unregistered)."""
     from mlflow.exceptions import MlflowException
 
@@ -234,7 +235,7 @@ def _aliased_runs(settings: Any) -> list[tuple[str, Any]]:
         return out
 
 
-def plan_mlflow(settings: Any, max_age_days: int | None, now: datetime) -> list[Decision]:
+def plan_mlflow(settings: Settings, max_age_days: int | None, now: datetime) -> list[Decision]:
     """A decision per run of the training and promotion experiments, oldest first."""
     if max_age_days is None:
         return []
@@ -270,7 +271,7 @@ def plan_mlflow(settings: Any, max_age_days: int | None, now: datetime) -> list[
     return decisions
 
 
-def delete_runs(settings: Any, run_ids: list[str]) -> list[str]:
+def delete_runs(settings: Settings, run_ids: list[str]) -> list[str]:
     """Delete runs, their unaliased model versions and logged models; purge if possible.
 
     Returns notes for the operator.
@@ -324,7 +325,7 @@ def delete_runs(settings: Any, run_ids: list[str]) -> list[str]:
 
 
 def apply_retention(
-    settings: Any,
+    settings: Settings,
     *,
     config: RetentionConfig | None = None,
     dry_run: bool = False,

@@ -194,8 +194,7 @@ def test_a_corrupted_lake_file_is_detected_named_and_never_used(
         lake.load(snapshot)
     assert set(lake.load(snapshot, ["organizations"])) == {"organizations"}  # others still fine
 
-    for module in ("retrain", "backtest"):
-        monkeypatch.setattr(f"talentmap.training.commands.{module}.get_settings", lambda: settings)
+    monkeypatch.setattr("talentmap.training.commands.retrain.get_settings", lambda: settings)
     monkeypatch.setattr("talentmap.settings.get_settings", lambda: settings)
     runner = CliRunner()
     app = talentmap_app

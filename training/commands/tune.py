@@ -14,7 +14,8 @@ from rich.table import Table
 from talentmap.training.commands.options import DataDir, parse_day
 
 if TYPE_CHECKING:
-    from talentmap.training.pipeline.tune import TrialOutcome, TuneRun
+    from talentmap.training.pipeline.tune import TrialOutcome
+    from talentmap.training.pipeline.tune_run import TuneRun
 
 SHOWN = ("auc_pr", "auc_roc", "precision@100", "lift@100")
 
@@ -65,7 +66,8 @@ def tune_command(
     """
     from talentmap.settings import get_settings
     from talentmap.settings.tune import TuneConfig
-    from talentmap.training.pipeline.tune import TuneError, tune, write_recommendation
+    from talentmap.training.pipeline.tune import TuneError, write_recommendation
+    from talentmap.training.pipeline.tune_run import tune
 
     day = _parse_day(as_of)
     console = Console()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,7 +59,6 @@ from talentmap.training.pipeline.labels import label_window_end
 if TYPE_CHECKING:
     import optuna
 
-    from talentmap.settings import Settings
     from talentmap.training.tracking.target import TrackingTarget
 
 OBJECTIVE = "auc_pr"
@@ -75,6 +73,12 @@ BEST_JSON = "best_config.json"
 TRIALS_CSV = "trials.csv"
 SPLIT_JSON = "split.json"
 BASE_CONFIG_JSON = "base_config.json"
+
+
+SEARCH_NOTE = (
+    "Hyperparameter search: a recommendation only. Nothing was registered or promoted; "
+    "paste best_config.toml into talentmap.toml and retrain to use it."
+)
 
 
 class TuneError(RuntimeError):
@@ -258,6 +262,156 @@ def _log_value(value: Any) -> str:
     return str(float(f"{value:.6g}")) if isinstance(value, float) else str(value)
 
 
+@dataclass(frozen=True)
+class TuningRows:
+    """The labelled rows cut by ``tuning_split``: what the trials fit on and are judged on."""
+
+    split: TuneSplit
+    train_x: pd.DataFrame
+    train_y: np.ndarray
+    train_as_of: pd.Series
+    eval_x: pd.DataFrame
+    eval_y: np.ndarray
+    features: list[str]
+    counts: dict[str, int]
+
+
+def prepare_rows(
+    frame: pd.DataFrame,
+    y: Any,
+    as_of: pd.Series | pd.Index | np.ndarray,
+    *,
+    base: ModelConfig,
+    horizon_months: int,
+    eval_dates: int,
+    features: Sequence[str] | None,
+    cutoff: date | pd.Timestamp | None,
+) -> TuningRows:
+    """Split the rows by date into train and evaluation; refuse rows that cannot be tuned on."""
+    labels = _labels(y, len(frame))
+    dates = as_of_days(as_of)
+    if len(dates) != len(frame):
+        raise TuneError(f"as_of has {len(dates)} rows, frame has {len(frame)}")
+    split = tuning_split(dates, horizon_months, eval_dates)
+    parts = split.assign(dates)
+    _check_rows(split, parts, labels, base, dates, None if cutoff is None else pd.Timestamp(cutoff))
+    train_mask, eval_mask = parts == TRAIN, parts == EVALUATION
+    train_y, eval_y = labels[train_mask], labels[eval_mask]
+    return TuningRows(
+        split=split,
+        train_x=frame.loc[train_mask].reset_index(drop=True),
+        train_y=train_y,
+        train_as_of=dates[train_mask].reset_index(drop=True),
+        eval_x=frame.loc[eval_mask].reset_index(drop=True),
+        eval_y=eval_y,
+        features=list(features) if features is not None else list(frame.columns),
+        counts={
+            "train_rows": int(train_mask.sum()),
+            "train_positives": int(train_y.sum()),
+            "evaluation_rows": int(eval_mask.sum()),
+            "evaluation_positives": int(eval_y.sum()),
+            "gap_rows": int((parts == GAP).sum()),
+        },
+    )
+
+
+def _search_params(
+    config: TuneConfig, rows: TuningRows, horizon_months: int, cutoff: date | pd.Timestamp | None
+) -> dict[str, Any]:
+    split = rows.split
+    return {
+        **{f"space.{k}": v for k, v in config.space.describe().items()},
+        "objective": f"{OBJECTIVE} (maximise)",
+        "n_trials": config.n_trials,
+        "timeout_minutes": config.timeout_minutes,
+        "seed": config.seed,
+        "sampler": "TPESampler",
+        "horizon_months": horizon_months,
+        "cutoff": None if cutoff is None else pd.Timestamp(cutoff).date(),
+        "n_features": len(rows.features),
+        "train_as_of_first": split.train[0].date(),
+        "train_as_of_last": split.train[-1].date(),
+        "n_train_as_of": len(split.train),
+        "evaluation_as_of": ",".join(d.date().isoformat() for d in split.evaluation),
+        **rows.counts,
+    }
+
+
+@dataclass
+class TrialRunner:
+    """Optuna's objective: fit one trial's model, score it, log it as a nested MLflow run."""
+
+    rows: TuningRows
+    config: TuneConfig
+    base: ModelConfig
+    categorical_features: Sequence[str] | None
+    experiment_id: str
+    tags: Mapping[str, str]
+    on_trial: TrialHook | None
+    current: Mapping[str, Any] | None
+    outcomes: list[TrialOutcome]
+
+    def fit_and_score(self, params: Mapping[str, Any]) -> tuple[dict[str, float], int]:
+        from talentmap.training.model.estimator import PromiseModel
+
+        rows = self.rows
+        trial_config = ModelConfig.model_validate({**self.base.model_dump(), **params})
+        model = PromiseModel(trial_config, rows.features, self.categorical_features)
+        model.fit(rows.train_x, rows.train_y, rows.train_as_of)
+        return _evaluate(rows.eval_y, model.predict_proba(rows.eval_x)[:, 1]), model.best_iteration_
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import mlflow
+
+        from talentmap.training.tracking.target import metric_key
+
+        params = self.config.space.suggest(trial)
+        is_current = self.current is not None and trial.number == 0
+        started = time.perf_counter()
+        with mlflow.start_run(
+            experiment_id=self.experiment_id,
+            run_name=f"trial-{trial.number:03d}",
+            nested=True,
+            tags={
+                **self.tags,
+                TAG_STAGE: "tuning-trial",
+                TAG_TRIAL: str(trial.number),
+                TAG_CURRENT: str(is_current).lower(),
+            },
+        ) as child:
+            mlflow.log_params({k: _log_value(v) for k, v in params.items()})
+            metrics, best_iteration = self.fit_and_score(params)
+            mlflow.log_metrics(
+                {
+                    **{metric_key(k): v for k, v in metrics.items()},
+                    "best_iteration": best_iteration,
+                    "fit_seconds": time.perf_counter() - started,
+                }
+            )
+        outcome = TrialOutcome(trial.number, params, metrics, child.info.run_id, is_current)
+        self.outcomes.append(outcome)
+        if self.on_trial is not None:
+            self.on_trial(outcome, len(self.outcomes), self.config.n_trials)
+        return metrics[OBJECTIVE]
+
+
+def _run_study(runner: TrialRunner) -> optuna.Study:
+    import optuna
+
+    config = runner.config
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed)
+    )
+    if runner.current is not None:
+        study.enqueue_trial(dict(runner.current))
+    study.optimize(
+        runner,
+        n_trials=config.n_trials,
+        timeout=None if config.timeout_minutes is None else config.timeout_minutes * 60,
+    )
+    return study
+
+
 def tune_on_rows(
     frame: pd.DataFrame,
     y: Any,
@@ -283,41 +437,21 @@ def tune_on_rows(
     import mlflow
     import optuna
 
-    from talentmap.training.model.estimator import PromiseModel
     from talentmap.training.tracking import provenance
     from talentmap.training.tracking.target import activate, ensure_experiment, metric_key
 
-    labels = _labels(y, len(frame))
-    dates = as_of_days(as_of)
-    if len(dates) != len(frame):
-        raise TuneError(f"as_of has {len(dates)} rows, frame has {len(frame)}")
-    split = tuning_split(dates, horizon_months, config.eval_dates)
-    parts = split.assign(dates)
-    _check_rows(split, parts, labels, base, dates, None if cutoff is None else pd.Timestamp(cutoff))
-    train_mask, eval_mask = parts == TRAIN, parts == EVALUATION
-    train_x = frame.loc[train_mask].reset_index(drop=True)
-    train_y, train_as_of = labels[train_mask], dates[train_mask].reset_index(drop=True)
-    eval_x, eval_y = frame.loc[eval_mask].reset_index(drop=True), labels[eval_mask]
-    names = list(features) if features is not None else list(frame.columns)
-    rows = {
-        "train_rows": int(train_mask.sum()),
-        "train_positives": int(train_y.sum()),
-        "evaluation_rows": int(eval_mask.sum()),
-        "evaluation_positives": int(eval_y.sum()),
-        "gap_rows": int((parts == GAP).sum()),
-    }
-    space = config.space
-    current = space.current_values(base) if config.include_current else None
-
-    def fit_and_score(params: Mapping[str, Any]) -> tuple[dict[str, float], int]:
-        trial_config = ModelConfig.model_validate({**base.model_dump(), **params})
-        model = PromiseModel(trial_config, names, categorical_features)
-        model.fit(train_x, train_y, train_as_of)
-        return _evaluate(eval_y, model.predict_proba(eval_x)[:, 1]), model.best_iteration_
-
+    rows = prepare_rows(
+        frame,
+        y,
+        as_of,
+        base=base,
+        horizon_months=horizon_months,
+        eval_dates=config.eval_dates,
+        features=features,
+        cutoff=cutoff,
+    )
     git = provenance.git_state()
     base_tags = {"mlflow.user": target.run_user, "git.commit": git.commit, **dict(tags or {})}
-    outcomes: list[TrialOutcome] = []
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -326,87 +460,32 @@ def tune_on_rows(
             with mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=run_name,
-                tags={
-                    **base_tags,
-                    TAG_STAGE: "tuning",
-                    "mlflow.note.content": (
-                        "Hyperparameter search: a recommendation only. Nothing was "
-                        "registered or promoted; paste best_config.toml into talentmap.toml "
-                        "and retrain to use it."
-                    ),
-                },
+                tags={**base_tags, TAG_STAGE: "tuning", "mlflow.note.content": SEARCH_NOTE},
             ) as parent:
-                mlflow.log_params(
-                    {
-                        **{f"space.{k}": v for k, v in space.describe().items()},
-                        "objective": f"{OBJECTIVE} (maximise)",
-                        "n_trials": config.n_trials,
-                        "timeout_minutes": config.timeout_minutes,
-                        "seed": config.seed,
-                        "sampler": "TPESampler",
-                        "horizon_months": horizon_months,
-                        "cutoff": None if cutoff is None else pd.Timestamp(cutoff).date(),
-                        "n_features": len(names),
-                        "train_as_of_first": split.train[0].date(),
-                        "train_as_of_last": split.train[-1].date(),
-                        "n_train_as_of": len(split.train),
-                        "evaluation_as_of": ",".join(
-                            d.date().isoformat() for d in split.evaluation
-                        ),
-                        **rows,
-                    }
-                )
-                mlflow.log_dict(split.summary(), SPLIT_JSON)
+                mlflow.log_params(_search_params(config, rows, horizon_months, cutoff))
+                mlflow.log_dict(rows.split.summary(), SPLIT_JSON)
                 mlflow.log_dict(base.model_dump(mode="json"), BASE_CONFIG_JSON)
-
-                def objective(trial: optuna.Trial) -> float:
-                    params = space.suggest(trial)
-                    is_current = current is not None and trial.number == 0
-                    started = time.perf_counter()
-                    with mlflow.start_run(
-                        experiment_id=experiment_id,
-                        run_name=f"trial-{trial.number:03d}",
-                        nested=True,
-                        tags={
-                            **base_tags,
-                            TAG_STAGE: "tuning-trial",
-                            TAG_TRIAL: str(trial.number),
-                            TAG_CURRENT: str(is_current).lower(),
-                        },
-                    ) as child:
-                        mlflow.log_params({k: _log_value(v) for k, v in params.items()})
-                        metrics, best_iteration = fit_and_score(params)
-                        mlflow.log_metrics(
-                            {
-                                **{metric_key(k): v for k, v in metrics.items()},
-                                "best_iteration": best_iteration,
-                                "fit_seconds": time.perf_counter() - started,
-                            }
-                        )
-                    outcome = TrialOutcome(
-                        trial.number, params, metrics, child.info.run_id, is_current
-                    )
-                    outcomes.append(outcome)
-                    if on_trial is not None:
-                        on_trial(outcome, len(outcomes), config.n_trials)
-                    return metrics[OBJECTIVE]
-
-                study = optuna.create_study(
-                    direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed)
+                runner = TrialRunner(
+                    rows=rows,
+                    config=config,
+                    base=base,
+                    categorical_features=categorical_features,
+                    experiment_id=experiment_id,
+                    tags=base_tags,
+                    on_trial=on_trial,
+                    current=config.space.current_values(base) if config.include_current else None,
+                    outcomes=[],
                 )
-                if current is not None:
-                    study.enqueue_trial(current)
-                study.optimize(
-                    objective,
-                    n_trials=config.n_trials,
-                    timeout=None if config.timeout_minutes is None else config.timeout_minutes * 60,
-                )
+                study = _run_study(runner)
+                outcomes = runner.outcomes
                 best = next(o for o in outcomes if o.number == study.best_trial.number)
                 reference = outcomes[0] if outcomes and outcomes[0].is_current else None
                 best_config = ModelConfig.model_validate({**base.model_dump(), **best.params})
                 snippet = toml_snippet(
                     _round(best.params),
-                    _snippet_comment(best, reference, len(outcomes), parent.info.run_id, split),
+                    _snippet_comment(
+                        best, reference, len(outcomes), parent.info.run_id, rows.split
+                    ),
                 )
                 _log_outcome(mlflow, best, reference, outcomes, snippet, metric_key)
     finally:
@@ -414,13 +493,13 @@ def tune_on_rows(
     return TuneResult(
         parent_run_id=parent.info.run_id,
         experiment_id=experiment_id,
-        split=split,
+        split=rows.split,
         trials=tuple(outcomes),
         best=best,
         current=reference,
         best_config=best_config,
         toml=snippet,
-        rows=rows,
+        rows=rows.counts,
     )
 
 
@@ -501,104 +580,3 @@ def write_recommendation(result: TuneResult, out_dir: Path) -> tuple[Path, Path]
     }
     json_path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return toml_path, json_path
-
-
-# ------------------------------------------------------------------ from a data directory
-
-StepHook = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TuneRun:
-    """``tune`` on a data directory: the search plus what it was run on."""
-
-    result: TuneResult
-    snapshot_id: str
-    as_of: pd.Timestamp
-
-
-def tune(
-    settings: Settings,
-    data_dir: Path,
-    *,
-    as_of: date | pd.Timestamp | str | None = None,
-    config: TuneConfig | None = None,
-    on_step: StepHook | None = None,
-    on_trial: TrialHook | None = None,
-) -> TuneRun:
-    """Search on the training rows of the backtest at ``as_of`` (default: what ``train`` uses).
-
-    ``as_of`` defaults to the latest date whose label window the snapshot covers, the
-    window ``train`` registers a model on; the search only sees training rows whose
-    windows close on or before it, never the candidates at ``as_of`` themselves. The
-    features are built into a temporary folder, so the live feature store is not touched.
-    """
-    from talentmap.settings import FeatureSettings
-    from talentmap.training.pipeline.backtest import (
-        assemble_training_rows,
-        build_features,
-        categorical_names,
-        feature_names,
-        load_snapshot,
-        retrieve_features,
-        training_dates,
-    )
-    from talentmap.training.pipeline.train import latest_covered_as_of
-    from talentmap.training.tracking.target import resolve_target
-
-    def step(description: str) -> None:
-        if on_step is not None:
-            on_step(description)
-
-    config = config or settings.tune
-    rules = settings.training.rules
-    horizon = rules.horizon_months
-    step("Ingesting the data directory")
-    snapshot = load_snapshot(settings, Path(data_dir))
-    when = pd.Timestamp(
-        as_of if as_of is not None else latest_covered_as_of(snapshot.snapshot_date, horizon)
-    ).normalize()
-    if when > pd.Timestamp(snapshot.snapshot_date):
-        raise TuneError(
-            f"--as-of {when.date()} is after the snapshot date {snapshot.snapshot_date}"
-        )
-    step("Assembling training rows")
-    dates = training_dates(snapshot.tables, when, horizon, settings.training.as_of_every_months)
-    training = assemble_training_rows(snapshot.tables, dates, rules, cutoff=when)
-    if training.rows.empty:
-        raise TuneError(f"no training row whose label window closes by {when.date()}")
-    with tempfile.TemporaryDirectory(prefix="talentmap-tune-", ignore_cleanup_errors=True) as tmp:
-        staged = settings.model_copy(
-            update={
-                "features": FeatureSettings(
-                    repo_dir=settings.feature_repo_dir,
-                    tables_dir=Path(tmp) / "features",
-                    store_dir=Path(tmp) / "feast",
-                )
-            }
-        )
-        step("Building the features (temporary store)")
-        store = build_features(staged, snapshot)
-        step("Retrieving training features")
-        frame = retrieve_features(staged, store, training.rows)
-    features = feature_names()
-    step("Searching")
-    result = tune_on_rows(
-        frame,
-        training.rows["label"].to_numpy(),
-        training.rows["as_of"],
-        config,
-        resolve_target(settings),
-        base=settings.training.model,
-        horizon_months=horizon,
-        features=features,
-        categorical_features=categorical_names(features),
-        cutoff=when,
-        run_name=f"tune-{snapshot.snapshot_id}",
-        tags={
-            "lineage.snapshot_id": snapshot.snapshot_id,
-            "talentmap.tune.as_of": when.date().isoformat(),
-        },
-        on_trial=on_trial,
-    )
-    return TuneRun(result, snapshot.snapshot_id, when)
