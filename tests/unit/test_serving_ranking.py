@@ -1,17 +1,27 @@
-"""The in-memory ranking: order, filters, opt-outs, forget, reasons, and the answers."""
+"""The in-memory ranking: order, filters, opt-outs, forget, reasons, and the answers.
+
+Also, without a server: a shortlist answer writes its audit line.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.serving.answers import score_items, shortlist
+from talentmap.serving.answers import audited_shortlist, score_items, shortlist
+from talentmap.serving.audit import AuditLog, read_audit
+from talentmap.serving.auth import Principal
+from talentmap.serving.champion import ChampionInfo
+from talentmap.serving.config import ServingConfig
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
 from talentmap.serving.regions import INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
+from talentmap.serving.state import Served
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
@@ -168,3 +178,74 @@ def test_opt_outs_from_table() -> None:
     table = pd.DataFrame({"subject_kind": ["org", "person"], "subject_id": ["o", "p"]})
     assert OptOuts.from_table(table) == OptOuts(frozenset({"o"}), frozenset({"p"}))
     assert OptOuts.from_table(None) == OptOuts()
+
+
+CHAMPION = ChampionInfo("talent-promise", "champion", "7", "run-1", None, None, {})
+STAFF = Principal("staff-tester", "staff")
+
+
+def test_each_shortlist_answer_writes_its_audit_line(ranking: Ranking, tmp_path: Path) -> None:
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    path = tmp_path / "audit" / "shortlists.jsonl"
+    log = AuditLog(path)
+    bodies = [
+        audited_shortlist(served, ShortlistRequest(k=3, region="Occitanie"), 50, log, STAFF),
+        audited_shortlist(served, ShortlistRequest(), 12, log, STAFF),
+    ]
+    log.close()
+    records = read_audit(path)
+    assert [r["event"] for r in records] == ["shortlist", "shortlist"]
+    for record, body in zip(records, bodies, strict=True):
+        assert (record["who"], record["role"]) == ("staff-tester", "staff")
+        assert record["filters"] == body["filters"] and record["matching"] == body["matching"]
+        assert record["org_ids"] == [c["org_id"] for c in body["candidates"]]
+        assert (record["model_version"], record["run_id"]) == ("7", "run-1")
+        assert record["ranking_id"] == ranking.ranking_id
+        assert record["feature_snapshot_id"] == "snap-1"
+    assert len(records[1]["org_ids"]) == 12
+    assert "Person " not in path.read_text(encoding="utf-8")  # ids only, never a name
+
+
+def test_no_audit_line_no_shortlist(ranking: Ranking, tmp_path: Path) -> None:
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    broken = AuditLog(tmp_path / "not-a-folder" / "shortlists.jsonl")
+    with pytest.raises(OSError):
+        audited_shortlist(served, ShortlistRequest(k=3), 50, broken, STAFF)
+
+
+def test_the_shortlist_route_answers_only_with_its_audit_line(
+    ranking: Ranking, tmp_path: Path
+) -> None:
+    """The BentoML handler itself, called in-process on a bare instance (no server)."""
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from talentmap.serving import service
+    from talentmap.serving.auth import PRINCIPAL_KEY
+
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    handler = object.__new__(service.TalentMapService.inner)  # __init__ would start loading
+    handler.state = SimpleNamespace(served=served, refusal=lambda: None)
+    handler.config = ServingConfig()
+    path = tmp_path / "shortlists.jsonl"
+    handler.audit = AuditLog(path)
+
+    def call() -> Any:
+        ctx = SimpleNamespace(
+            request=SimpleNamespace(scope={PRINCIPAL_KEY: STAFF}),
+            response=SimpleNamespace(status_code=200),
+        )
+        return asyncio.run(handler.shortlist(ShortlistRequest(k=4), ctx=ctx)), ctx
+
+    answer, ctx = call()
+    handler.audit.close()
+    body = json.loads(answer.body)
+    assert answer.status_code == 200 and len(body["candidates"]) == 4
+    assert [r["org_ids"] for r in read_audit(path)] == [[c["org_id"] for c in body["candidates"]]]
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    handler.audit = AuditLog(tmp_path / "not-a-folder" / "shortlists.jsonl")
+    refused, ctx = call()
+    assert refused.status_code == ctx.response.status_code == 503
+    assert "audit log unavailable" in json.loads(refused.body)["error"]
