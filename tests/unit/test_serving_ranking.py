@@ -1,6 +1,8 @@
 """The in-memory ranking: order, filters, opt-outs, forget, reasons, and the answers.
 
-Also, without a server: a shortlist answer writes its audit line.
+Also, without a server: a shortlist answer writes its audit line, and subjects forgotten
+at run time stay out of the ranking that a reload builds (``ServingState`` with the lake,
+the online store and the registry replaced by the toy world).
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from talentmap.serving import state as state_module
 from talentmap.serving.answers import audited_shortlist, score_items, shortlist
 from talentmap.serving.audit import AuditLog, read_audit
 from talentmap.serving.auth import Principal
 from talentmap.serving.champion import ChampionInfo
 from talentmap.serving.config import ServingConfig
+from talentmap.serving.inputs import ServingInputs
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
 from talentmap.serving.regions import INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
-from talentmap.serving.state import Served
+from talentmap.serving.state import Served, ServingState
+from talentmap.settings import Settings
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
@@ -249,3 +254,56 @@ def test_the_shortlist_route_answers_only_with_its_audit_line(
     refused, ctx = call()
     assert refused.status_code == ctx.response.status_code == 503
     assert "audit log unavailable" in json.loads(refused.body)["error"]
+
+
+@pytest.fixture()
+def reloading_state(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ServingState, list[ServingInputs]]:
+    """A ``ServingState`` whose every reload reads the toy world as the lake has it.
+
+    The lake's opt-outs stay those of the world: whatever is forgotten at run time is in
+    none of the inputs a reload reads, as before the lake or the register records it.
+    """
+    model, features, tables = world
+    opt_outs = OptOuts.from_table(tables["opt_outs"])
+    served_inputs: list[ServingInputs] = []
+
+    def load_inputs(settings: Settings, config: ServingConfig) -> ServingInputs:
+        ids = tuple(o for o in features["org_id"] if o not in opt_outs.org_ids)
+        inputs = ServingInputs(
+            tables, "lake-1", "snap-1", date(2025, 12, 31), date(2025, 12, 31), ids, opt_outs
+        )
+        served_inputs.append(inputs)
+        return inputs
+
+    def online(settings: Settings, org_ids: Any, as_of: date, store: Any = None) -> pd.DataFrame:
+        return features.set_index("org_id").loc[list(org_ids)].reset_index()
+
+    monkeypatch.setattr(state_module, "load_inputs", load_inputs)
+    monkeypatch.setattr(state_module, "online_features", online)
+    monkeypatch.setattr(state_module, "load_champion", lambda *args: (CHAMPION, model))
+    monkeypatch.setattr(ServingState, "_open_store", lambda self: None)
+    config = ServingConfig(precompute_reasons=0, reload_poll_seconds=0)
+    return ServingState(Settings(home=tmp_path), config), served_inputs
+
+
+def test_forgotten_subjects_stay_out_after_a_reload(reloading_state) -> None:
+    state, inputs = reloading_state
+    before = state.reload(trigger="test").served
+    gone_org, kept_org = before.ranking.org_ids[0], before.ranking.org_ids[1]
+    person = f"p{int(kept_org.split('-')[1])}"  # the toy world's founder of kept_org
+    assert before.ranking.row(1)["founders"]
+    assert gone_org in before.known_org_ids
+
+    _, removed, hidden = state.forget([gone_org], [person])
+    assert (removed, hidden) == (1, 1 + len(before.ranking.row(0)["founders"]))
+    after = state.reload(force=True, trigger="test").served
+    assert len(inputs) == 2 and after is state.served  # a new ranking was really built
+    assert after.ranking.ranking_id not in (before.ranking.ranking_id, "r1")
+    assert gone_org not in set(after.ranking.org_ids) and gone_org not in after.known_org_ids
+    assert after.ranking.row(after.ranking.row_of(kept_org))["founders"] == []
+    assert len(after.ranking) == len(before.ranking) - 1
+    assert "org-0005" not in set(after.ranking.org_ids)  # the lake's own opt-out holds too
+    again = state.reload(force=True, trigger="test").served  # and on every later reload
+    assert gone_org not in set(again.ranking.org_ids)
