@@ -7,7 +7,7 @@ serves exactly the same work, and so the unit tests need no server.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,11 @@ from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.schemas import ShortlistRequest
 from talentmap.training.evaluation.regional_floor import floor_positions
 from talentmap.training.model.explain import top_reasons
+
+if TYPE_CHECKING:
+    from talentmap.serving.audit import AuditLog
+    from talentmap.serving.auth import Principal
+    from talentmap.serving.state import Served
 
 N_REASONS = 3
 
@@ -70,6 +75,34 @@ def shortlist(ranking: Ranking, request: ShortlistRequest, default_k: int) -> di
         "matching": matching,
         "candidates": candidates,
     }
+
+
+def audited_shortlist(
+    served: Served,
+    request: ShortlistRequest,
+    default_k: int,
+    audit: AuditLog,
+    who: Principal,
+) -> dict[str, Any]:
+    """``shortlist`` over ``served``, recorded in ``audit`` before it is returned.
+
+    No audit line, no shortlist: raises ``OSError`` when the line cannot be written. One
+    function does both so that no caller can get the answer without its line.
+    """
+    body = shortlist(served.ranking, request, default_k)
+    audit.write(
+        "shortlist",
+        who.name,
+        who.role,
+        filters=body["filters"],
+        model_version=served.champion.version,
+        run_id=served.champion.run_id,
+        feature_snapshot_id=served.ranking.lineage.feature_snapshot_id,
+        ranking_id=served.ranking.ranking_id,
+        matching=body["matching"],
+        org_ids=[c["org_id"] for c in body["candidates"]],
+    )
+    return body
 
 
 def score_items(

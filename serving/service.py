@@ -22,7 +22,7 @@ import anyio
 import bentoml
 from starlette.responses import JSONResponse
 
-from talentmap.serving.answers import score_items, shortlist
+from talentmap.serving.answers import audited_shortlist, score_items
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
 from talentmap.serving.schemas import (
@@ -147,20 +147,8 @@ class TalentMapService:
             return _error(ctx, 503, NOT_READY)
         if (refused := self.state.refusal()) is not None:  # e.g. online store unreadable
             return _error(ctx, 503, f"{refused}; no answer until it is fixed (see /readyz)")
-        body = shortlist(served.ranking, request, self.config.default_k)
         try:
-            self.audit.write(
-                "shortlist",
-                who.name,
-                who.role,
-                filters=body["filters"],
-                model_version=served.champion.version,
-                run_id=served.champion.run_id,
-                feature_snapshot_id=served.ranking.lineage.feature_snapshot_id,
-                ranking_id=served.ranking.ranking_id,
-                matching=body["matching"],
-                org_ids=[c["org_id"] for c in body["candidates"]],
-            )
+            body = audited_shortlist(served, request, self.config.default_k, self.audit, who)
         except OSError as exc:  # no audit line, no shortlist
             return _error(ctx, 503, f"audit log unavailable ({exc.strerror or exc})")
         return JSONResponse(body)

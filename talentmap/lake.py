@@ -63,6 +63,10 @@ class CorruptSnapshotError(LakeError):
     """A stored file no longer matches its manifest; the snapshot must not be used."""
 
 
+class SnapshotExistsError(LakeError):
+    """Something that is not a stored snapshot occupies a snapshot's place; never replaced."""
+
+
 @dataclass(frozen=True)
 class SnapshotRef:
     """A stored snapshot, as listed by ``Lake.snapshots()``."""
@@ -237,23 +241,43 @@ class Lake:
             raise
 
     def publish(self, stage: Path, snapshot_id: str) -> bool:
-        """Make ``stage`` the snapshot ``snapshot_id`` in one rename; False if it exists."""
+        """Make ``stage`` the snapshot ``snapshot_id`` in one rename; never replace anything.
+
+        If the snapshot is already stored, ``stage`` is removed and False returned: the id
+        comes from the content, so the same content is there. If anything else is at its
+        place (an empty or partial folder, a file), ``SnapshotExistsError`` is raised and
+        both are left as they are (``staging`` removes the stage).
+        """
+        target = self.snapshots_dir / snapshot_id
+        # os.rename silently replaces an EMPTY directory, so the place is checked first.
+        if os.path.lexists(target):
+            return self._already_there(stage, snapshot_id)
         for file in stage.rglob("*"):
             if file.is_file():
                 file.chmod(_READ_ONLY)
         _fsync_dir(stage)
-        target = self.snapshots_dir / snapshot_id
         self.snapshots_dir.mkdir(exist_ok=True)
         try:
+            # A concurrent ingest of the same content may publish between the check and
+            # here; its folder is not empty, so this rename fails rather than replace it
+            # (only an empty folder made in that instant could still be replaced).
             os.rename(stage, target)
-        except OSError:
-            # Another ingest of the same content won the race: the content is stored.
-            if self.has(snapshot_id):
-                _remove_tree(stage)
-                return False
+        except OSError as exc:
+            if os.path.lexists(target):
+                return self._already_there(stage, snapshot_id, exc)
             raise
         _fsync_dir(self.snapshots_dir)
         return True
+
+    def _already_there(self, stage: Path, snapshot_id: str, cause: OSError | None = None) -> bool:
+        if self.has(snapshot_id):
+            _remove_tree(stage)
+            return False
+        raise SnapshotExistsError(
+            f"{self.snapshots_dir / snapshot_id} exists but holds no snapshot manifest; it was "
+            "left untouched and nothing was published. Look at what it holds before "
+            "removing it by hand"
+        ) from cause
 
     def _remove_abandoned_staging(self) -> None:
         """Clear staging folders of ingests that were killed (their process is gone)."""

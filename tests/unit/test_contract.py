@@ -212,3 +212,99 @@ def test_native_parquet_types_are_accepted() -> None:
     assert ids.values.tolist() == ["12", "13"]
     flags = parse_array(pa.array([1, 0, 2]), Kind.BOOL)
     assert flags.values.iloc[:2].tolist() == [True, False] and flags.bad_values == ["2"]
+
+
+# Written out by hand, on purpose: the validation tests are generated from the contract's
+# own lists, so a rule deleted or renamed there would take its test away with it. These
+# follow data/CONTRACT.md ("References" and the column tables).
+REFERENCES = [
+    ("roles", "person_id", "people", "person_id", None),
+    ("roles", "org_id", "organizations", "org_id", None),
+    ("education", "person_id", "people", "person_id", None),
+    ("funding_rounds", "org_id", "organizations", "org_id", None),
+    ("investments", "round_id", "funding_rounds", "round_id", None),
+    ("programs", "org_id", "organizations", "org_id", None),
+    ("publications", "person_id", "people", "person_id", None),
+    ("publications", "org_id", "organizations", "org_id", None),
+    ("headcount", "org_id", "organizations", "org_id", None),
+    ("job_postings", "org_id", "organizations", "org_id", None),
+    ("exits", "org_id", "organizations", "org_id", None),
+    ("opt_outs", "subject_id", "people", "person_id", ("subject_kind", "person")),
+    ("opt_outs", "subject_id", "organizations", "org_id", ("subject_kind", "org")),
+]
+ROW_RULES = {
+    ("organizations", "fr_region", "region"),
+    ("organizations", "date_order", "closed_on"),
+    ("roles", "date_order", "ended_on"),
+    ("programs", "date_order", "ended_on"),
+    ("publications", "publication_subject", "person_id/org_id"),
+}
+COLUMN_RULES = {
+    ("organizations", "org_id"): {"required_value", "unique"},
+    ("organizations", "name"): {"required_value"},
+    ("organizations", "country"): {"required_value", "country"},
+    ("people", "person_id"): {"required_value", "unique"},
+    ("people", "full_name"): {"required_value"},
+    ("people", "gender"): {"enum"},
+    ("people", "birth_year"): {"range"},
+    ("roles", "person_id"): {"required_value"},
+    ("roles", "org_id"): {"required_value"},
+    ("roles", "role"): {"required_value", "enum"},
+    ("education", "person_id"): {"required_value"},
+    ("education", "institution"): {"required_value"},
+    ("education", "degree"): {"required_value", "enum"},
+    ("funding_rounds", "round_id"): {"required_value", "unique"},
+    ("funding_rounds", "org_id"): {"required_value"},
+    ("funding_rounds", "announced_on"): {"required_value"},
+    ("funding_rounds", "round_type"): {"required_value", "enum"},
+    ("funding_rounds", "amount_eur"): {"non_negative"},
+    ("funding_rounds", "n_investors"): {"non_negative"},
+    ("investments", "round_id"): {"required_value"},
+    ("investments", "investor_id"): {"required_value"},
+    ("investments", "investor_kind"): {"enum"},
+    ("programs", "org_id"): {"required_value"},
+    ("programs", "program_id"): {"required_value"},
+    ("programs", "program_kind"): {"required_value", "enum"},
+    ("programs", "started_on"): {"required_value"},
+    ("publications", "pub_id"): {"required_value", "unique"},
+    ("publications", "published_on"): {"required_value"},
+    ("publications", "kind"): {"required_value", "enum"},
+    ("headcount", "org_id"): {"required_value"},
+    ("headcount", "observed_on"): {"required_value"},
+    ("headcount", "headcount"): {"required_value", "non_negative"},
+    ("job_postings", "org_id"): {"required_value"},
+    ("job_postings", "posted_on"): {"required_value"},
+    ("exits", "org_id"): {"required_value"},
+    ("exits", "exit_kind"): {"required_value", "enum"},
+    ("exits", "exited_on"): {"required_value"},
+    ("exits", "amount_eur"): {"non_negative"},
+    ("opt_outs", "subject_kind"): {"required_value", "enum"},
+    ("opt_outs", "subject_id"): {"required_value"},
+    ("opt_outs", "since"): {"required_value"},
+}
+
+
+def test_referential_integrity_rules_are_exactly_the_documented_ones() -> None:
+    found = [(k.table, k.column, k.parent, k.parent_column, k.when) for k in contract.FOREIGN_KEYS]
+    assert sorted(found, key=repr) == sorted(REFERENCES, key=repr)  # sorted: duplicates count
+    assert contract.ANY_OF_COLUMNS == {"publications": ("person_id", "org_id")}
+
+
+def test_row_and_column_rules_are_exactly_the_documented_ones() -> None:
+    rows = [(t, r.name, r.column) for t, rules in contract.ROW_RULES.items() for r in rules]
+    assert sorted(rows) == sorted(ROW_RULES)
+    for table in contract.TABLES:  # each row rule is a check of its table's schema
+        checks = [check.name for check in contract.schema(table).checks]
+        assert sorted(checks) == sorted(name for t, name, _ in ROW_RULES if t == table), table
+    columns: dict[tuple[str, str], set[str]] = {}
+    for table in contract.TABLES:
+        for name, column in contract.schema(table).columns.items():
+            rules = {check.name for check in column.checks}
+            rules |= {"required_value"} if not column.nullable else set()
+            rules |= {"unique"} if column.unique else set()
+            if rules:
+                columns[(table, name)] = rules
+    assert columns == COLUMN_RULES
+    named = {rule for rules in COLUMN_RULES.values() for rule in rules}
+    named |= {name for _, name, _ in ROW_RULES} | {"foreign_key"}
+    assert named <= set(contract.RULES)  # every rule the contract applies is explained

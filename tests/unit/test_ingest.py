@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import stat
 from collections.abc import Callable
@@ -21,7 +22,12 @@ from talentmap import contract
 from talentmap.app.cli import app as talentmap_app
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.ingest import InvalidSnapshotError, ingest
-from talentmap.lake import CorruptSnapshotError, Lake, SnapshotNotFoundError
+from talentmap.lake import (
+    CorruptSnapshotError,
+    Lake,
+    SnapshotExistsError,
+    SnapshotNotFoundError,
+)
 from talentmap.settings import Settings
 
 Tables = dict[str, pd.DataFrame]
@@ -221,6 +227,122 @@ def test_abandoned_staging_is_ignored_then_cleared(tmp_path: Path) -> None:
     assert [r.snapshot_id for r in lake.snapshots()] == [first.snapshot_id]
     ingest(make_dir(tmp_path / "more", lambda t: t.pop("exits")), lake_dir)
     assert not dead.exists()
+
+
+def _stage_other_content(stage: Path) -> None:
+    """What a publish must never put in place of a stored snapshot."""
+    (stage / "tables").mkdir()
+    (stage / "tables" / "organizations.parquet").write_bytes(b"other content")
+    (stage / "manifest.json").write_text('{"tables": {}}', encoding="utf-8")
+
+
+def _no_staging_left(lake_dir: Path) -> bool:
+    return not [p for p in lake_dir.iterdir() if p.name.startswith(".staging")]
+
+
+def test_publish_onto_a_stored_snapshot_refuses_and_keeps_it(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    stored = ingest(make_dir(tmp_path / "data"), lake_dir)
+    lake = Lake(lake_dir)
+    before = tree_digest(lake_dir)
+    with lake.staging() as stage:
+        _stage_other_content(stage)
+        assert lake.publish(stage, stored.snapshot_id) is False
+    assert not stage.exists() and _no_staging_left(lake_dir)
+    assert tree_digest(lake_dir) == before
+    assert lake.verify(stored.snapshot_id)["snapshot_id"] == stored.snapshot_id
+
+
+@pytest.mark.parametrize("occupant", ["empty folder", "partial folder", "file"])
+def test_publish_never_replaces_what_occupies_the_snapshot_place(
+    tmp_path: Path, occupant: str
+) -> None:
+    lake_dir = tmp_path / "lake"
+    first = ingest(make_dir(tmp_path / "data"), lake_dir)
+    lake = Lake(lake_dir)
+    place = lake.snapshots_dir / "20250630-00000000000000ff"
+    if occupant == "file":
+        place.write_text("kept", encoding="utf-8")
+    else:
+        place.mkdir()  # os.rename onto an empty folder succeeds: the case to refuse
+        if occupant == "partial folder":
+            (place / "tables").mkdir()
+            (place / "tables" / "people.parquet").write_bytes(b"kept")
+    before = tree_digest(lake_dir)
+    with pytest.raises(SnapshotExistsError, match="00000000000000ff"), lake.staging() as stage:
+        _stage_other_content(stage)
+        lake.publish(stage, place.name)
+    assert tree_digest(lake_dir) == before  # the occupant, the stored snapshot: untouched
+    assert _no_staging_left(lake_dir)
+    assert not lake.has(place.name)
+    assert [r.snapshot_id for r in lake.snapshots()] == [first.snapshot_id]
+
+
+def test_ingest_refuses_an_empty_folder_at_its_snapshot_place(tmp_path: Path) -> None:
+    data_dir = make_dir(tmp_path / "data")
+    snapshot_id = ingest(data_dir, tmp_path / "elsewhere").snapshot_id  # ids follow content
+    lake_dir = tmp_path / "lake"
+    (lake_dir / "snapshots" / snapshot_id).mkdir(parents=True)
+    with pytest.raises(SnapshotExistsError):
+        ingest(data_dir, lake_dir)
+    assert tree_digest(lake_dir) == {"snapshots/": "dir", f"snapshots/{snapshot_id}/": "dir"}
+    done = CliRunner().invoke(cli(), ["ingest", str(data_dir), "--lake", str(lake_dir)])
+    assert done.exit_code == 1 and "refused" in done.output
+    assert tree_digest(lake_dir) == {"snapshots/": "dir", f"snapshots/{snapshot_id}/": "dir"}
+
+
+def _ingest_in_a_race(data_dir: Path, lake_dir: Path, barrier: Any, out: Any) -> None:
+    """Child process: ingest, renaming into the lake only when the other one does too.
+
+    Both processes have then passed every "already stored?" check, so exactly one rename
+    can win and the other must find the snapshot stored: the race, on purpose.
+    """
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        if Path(dst).parent.name == "snapshots":
+            barrier.wait(timeout=120)
+        real_rename(src, dst)
+
+    os.rename = rename  # this child process only
+    try:
+        result = ingest(data_dir, lake_dir)
+        out.put((result.snapshot_id, result.created, None))
+    except BaseException as exc:
+        out.put((None, None, f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def test_concurrent_ingests_of_the_same_content_store_it_once(tmp_path: Path) -> None:
+    data_dir, lake_dir = make_dir(tmp_path / "data"), tmp_path / "lake"
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    barrier, out = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_ingest_in_a_race, args=(data_dir, lake_dir, barrier, out))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        outcomes = [out.get(timeout=240) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+    assert [error for _, _, error in outcomes] == [None, None]
+    assert [w.exitcode for w in workers] == [0, 0]
+    (first_id, *_), (second_id, *_) = outcomes
+    assert first_id == second_id
+    assert sorted(created for _, created, _ in outcomes) == [False, True]
+    lake = Lake(lake_dir)
+    assert [r.snapshot_id for r in lake.snapshots()] == [first_id]
+    assert lake.verify(first_id)["snapshot_id"] == first_id  # complete: every file matches
+    assert set(lake.load(first_id)) == set(sample_tables())
+    files = [p for p in (lake.snapshots_dir / first_id).rglob("*") if p.is_file()]
+    assert len(files) == 1 + len(sample_tables())
+    assert not any(p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) for p in files)
+    assert _no_staging_left(lake_dir)
 
 
 def test_corrupted_file_is_detected_and_never_loaded(tmp_path: Path) -> None:

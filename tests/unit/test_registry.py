@@ -11,20 +11,27 @@ tests only read the record (so their order does not matter):
 4. ``tie_default``/``tie_zero``: the full model retrained identically ties the champion:
    refused with the default margin, promoted with a zero margin;
 5. ``again``: promoting the champion itself changes nothing.
+
+A second store (``refusals``) holds the cases where the gate cannot compare, after a first
+champion: a challenger whose rows lack a feature the champion needs (the champion cannot be
+scored), then a window without a single positive label (AUC-PR is undefined). Both are
+refused with a zero margin, so only the refusal itself can keep the champion in place.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from mlflow_helpers import NUMERIC, ToyData, target_in
+from mlflow_helpers import CATEGORICAL, NUMERIC, ToyData, target_in
 from typer.testing import CliRunner
 
 from talentmap.app.cli import app as talentmap_app
+from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.tracking.registry import (
     CHAMPION,
     PromotionDecision,
@@ -61,21 +68,29 @@ def _lead(decision: PromotionDecision) -> float:
     return decision.challenger_metrics["auc_pr"] - decision.champion_metrics["auc_pr"]
 
 
+def _logger(state: Scenario, toy: ToyData) -> Callable[[str, PromiseModel], None]:
+    def log(label: str, model: PromiseModel) -> None:
+        inputs = toy.inputs(model, label)
+        state.versions[label] = log_training_run(state.target, inputs).model_version
+
+    return log
+
+
+def _stepper(state: Scenario) -> Callable[..., PromotionDecision]:
+    def step(label: str, margin: float | None = None) -> PromotionDecision:
+        state.decisions[label] = promote(state.target, margin=margin)
+        state.champion_after[label] = _champion(state.target)
+        state.history_lines[label] = _lines(state.target)
+        return state.decisions[label]
+
+    return step
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     toy = ToyData(seed=5)
-    target = target_in(tmp_path_factory.mktemp("home"))
-    state = Scenario(target)
-
-    def log(label: str, model: object) -> None:
-        state.versions[label] = log_training_run(target, toy.inputs(model, label)).model_version
-
-    def step(label: str, margin: float | None = None) -> PromotionDecision:
-        state.decisions[label] = promote(target, margin=margin)
-        state.champion_after[label] = _champion(target)
-        state.history_lines[label] = _lines(target)
-        return state.decisions[label]
-
+    state = Scenario(target_in(tmp_path_factory.mktemp("home")))
+    log, step = _logger(state, toy), _stepper(state)
     log("weak", toy.fit(features=[c for c in NUMERIC if c != "n_founders_phd"]))
     step("first")
     log("shuffled", toy.fit(shuffle_labels=True, seed=1))
@@ -178,6 +193,76 @@ def test_decision_is_logged_on_the_version_and_as_a_run(scenario: Scenario) -> N
     )
     assert run.data.metrics["champion.auc_pr"] == pytest.approx(decision.champion_metrics["auc_pr"])
     assert "champion.precision_at_100" in run.data.metrics
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    toy = ToyData(seed=7)
+    state = Scenario(target_in(tmp_path_factory.mktemp("refusals")))
+    log, step = _logger(state, toy), _stepper(state)
+    log("full", toy.fit())
+    step("first")
+    # Evaluation rows hold the challenger's features only: ``noise`` is missing from them.
+    log("no_noise", toy.fit(features=[c for c in (*NUMERIC, *CATEGORICAL) if c != "noise"]))
+    step("unscorable", margin=0.0)
+    toy.evaluation = toy.evaluation.assign(label=0)  # nobody in the window succeeded
+    log("no_positives", toy.fit())
+    step("undefined", margin=0.0)
+    return state
+
+
+def _assert_refused_and_recorded(state: Scenario, label: str) -> PromotionDecision:
+    """The champion stays, no history line is added, and the reason is on the record."""
+    decision = state.decisions[label]
+    champion = state.versions["full"]
+    assert not decision.promoted and decision.decision == "kept"
+    assert decision.champion_before == decision.champion_after == champion
+    assert state.champion_after[label] == champion
+    assert state.history_lines[label] == state.history_lines["first"]
+    assert len(state.history_lines[label]) == 1
+    target = state.target
+    with activate(target) as client:
+        version = client.get_model_version(target.registered_model, decision.challenger_version)
+        run = client.get_run(decision.promotion_run_id)
+    assert version.tags["promotion.decision"] == "kept"
+    assert version.tags["promotion.reason"] == decision.reason
+    assert version.tags["promotion.run_id"] == decision.promotion_run_id
+    assert "champion.since" not in version.tags
+    assert run.data.tags["promotion.decision"] == "kept"
+    assert run.data.tags["promotion.reason"] == decision.reason
+    assert run.data.params["champion_after"] == champion
+    return decision
+
+
+def test_first_champion_of_the_refusal_store(refusals: Scenario) -> None:
+    first = refusals.decisions["first"]
+    assert first.promoted and first.champion_before is None
+    assert refusals.champion_after["first"] == refusals.versions["full"]
+    assert len(refusals.history_lines["first"]) == 1
+
+
+def test_unscorable_champion_refuses_the_challenger(refusals: Scenario) -> None:
+    decision = _assert_refused_and_recorded(refusals, "unscorable")
+    assert decision.challenger_version == refusals.versions["no_noise"]
+    assert f"champion v{refusals.versions['full']} cannot be scored" in decision.reason
+    assert "noise" in decision.reason and "until a person decides" in decision.reason
+    assert decision.champion_metrics is None
+    assert decision.challenger_metrics["auc_pr"] is not None  # the challenger itself scored
+
+
+def test_undefined_auc_pr_refuses_the_challenger(refusals: Scenario) -> None:
+    decision = _assert_refused_and_recorded(refusals, "undefined")
+    assert decision.challenger_version == refusals.versions["no_positives"]
+    assert "AUC-PR is undefined" in decision.reason and "no positive label" in decision.reason
+    assert decision.challenger_metrics["n_positive"] == 0
+    assert decision.challenger_metrics["auc_pr"] is None  # NaN, recorded as null
+    assert decision.champion_metrics is not None
+    assert decision.champion_metrics["auc_pr"] is None
+    with activate(refusals.target) as client:
+        tags = client.get_model_version(
+            refusals.target.registered_model, decision.challenger_version
+        ).tags
+    assert tags["promotion.challenger_auc_pr"] == tags["promotion.champion_auc_pr"] == "n/a"
 
 
 def test_promote_without_challenger_is_an_error(tmp_path: Path) -> None:

@@ -1,18 +1,33 @@
-"""The in-memory ranking: order, filters, opt-outs, forget, reasons, and the answers."""
+"""The in-memory ranking: order, filters, opt-outs, forget, reasons, and the answers.
+
+Also, without a server: a shortlist answer writes its audit line, and subjects forgotten
+at run time stay out of the ranking that a reload builds (``ServingState`` with the lake,
+the online store and the registry replaced by the toy world).
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from talentmap.serving.answers import score_items, shortlist
+from talentmap.serving import state as state_module
+from talentmap.serving.answers import audited_shortlist, score_items, shortlist
+from talentmap.serving.audit import AuditLog, read_audit
+from talentmap.serving.auth import Principal
+from talentmap.serving.champion import ChampionInfo
+from talentmap.serving.inputs import ServingInputs
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
 from talentmap.serving.regions import INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
+from talentmap.serving.state import Served, ServingState
+from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
+from talentmap.settings.serving import ServingConfig
 from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.toy_rows import toy_training_rows
 
@@ -168,3 +183,127 @@ def test_opt_outs_from_table() -> None:
     table = pd.DataFrame({"subject_kind": ["org", "person"], "subject_id": ["o", "p"]})
     assert OptOuts.from_table(table) == OptOuts(frozenset({"o"}), frozenset({"p"}))
     assert OptOuts.from_table(None) == OptOuts()
+
+
+CHAMPION = ChampionInfo("talent-promise", "champion", "7", "run-1", None, None, {})
+STAFF = Principal("staff-tester", "staff")
+
+
+def test_each_shortlist_answer_writes_its_audit_line(ranking: Ranking, tmp_path: Path) -> None:
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    path = tmp_path / "audit" / "shortlists.jsonl"
+    log = AuditLog(path)
+    bodies = [
+        audited_shortlist(served, ShortlistRequest(k=3, region="Occitanie"), 50, log, STAFF),
+        audited_shortlist(served, ShortlistRequest(), 12, log, STAFF),
+    ]
+    log.close()
+    records = read_audit(path)
+    assert [r["event"] for r in records] == ["shortlist", "shortlist"]
+    for record, body in zip(records, bodies, strict=True):
+        assert (record["who"], record["role"]) == ("staff-tester", "staff")
+        assert record["filters"] == body["filters"] and record["matching"] == body["matching"]
+        assert record["org_ids"] == [c["org_id"] for c in body["candidates"]]
+        assert (record["model_version"], record["run_id"]) == ("7", "run-1")
+        assert record["ranking_id"] == ranking.ranking_id
+        assert record["feature_snapshot_id"] == "snap-1"
+    assert len(records[1]["org_ids"]) == 12
+    assert "Person " not in path.read_text(encoding="utf-8")  # ids only, never a name
+
+
+def test_no_audit_line_no_shortlist(ranking: Ranking, tmp_path: Path) -> None:
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    broken = AuditLog(tmp_path / "not-a-folder" / "shortlists.jsonl")
+    with pytest.raises(OSError):
+        audited_shortlist(served, ShortlistRequest(k=3), 50, broken, STAFF)
+
+
+def test_the_shortlist_route_answers_only_with_its_audit_line(
+    ranking: Ranking, tmp_path: Path
+) -> None:
+    """The BentoML handler itself, called in-process on a bare instance (no server)."""
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from talentmap.serving import service
+    from talentmap.serving.auth import PRINCIPAL_KEY
+
+    served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
+    handler = object.__new__(service.TalentMapService.inner)  # __init__ would start loading
+    handler.state = SimpleNamespace(served=served, refusal=lambda: None)
+    handler.config = ServingConfig()
+    path = tmp_path / "shortlists.jsonl"
+    handler.audit = AuditLog(path)
+
+    def call() -> Any:
+        ctx = SimpleNamespace(
+            request=SimpleNamespace(scope={PRINCIPAL_KEY: STAFF}),
+            response=SimpleNamespace(status_code=200),
+        )
+        return asyncio.run(handler.shortlist(ShortlistRequest(k=4), ctx=ctx)), ctx
+
+    answer, ctx = call()
+    handler.audit.close()
+    body = json.loads(answer.body)
+    assert answer.status_code == 200 and len(body["candidates"]) == 4
+    assert [r["org_ids"] for r in read_audit(path)] == [[c["org_id"] for c in body["candidates"]]]
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    handler.audit = AuditLog(tmp_path / "not-a-folder" / "shortlists.jsonl")
+    refused, ctx = call()
+    assert refused.status_code == ctx.response.status_code == 503
+    assert "audit log unavailable" in json.loads(refused.body)["error"]
+
+
+@pytest.fixture()
+def reloading_state(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ServingState, list[ServingInputs]]:
+    """A ``ServingState`` whose every reload reads the toy world as the lake has it.
+
+    The lake's opt-outs stay those of the world: whatever is forgotten at run time is in
+    none of the inputs a reload reads, as before the lake or the register records it.
+    """
+    model, features, tables = world
+    opt_outs = OptOuts.from_table(tables["opt_outs"])
+    served_inputs: list[ServingInputs] = []
+
+    def load_inputs(settings: Settings, config: ServingConfig) -> ServingInputs:
+        ids = tuple(o for o in features["org_id"] if o not in opt_outs.org_ids)
+        inputs = ServingInputs(
+            tables, "lake-1", "snap-1", date(2025, 12, 31), date(2025, 12, 31), ids, opt_outs
+        )
+        served_inputs.append(inputs)
+        return inputs
+
+    def online(settings: Settings, org_ids: Any, as_of: date, store: Any = None) -> pd.DataFrame:
+        return features.set_index("org_id").loc[list(org_ids)].reset_index()
+
+    monkeypatch.setattr(state_module, "load_inputs", load_inputs)
+    monkeypatch.setattr(state_module, "online_features", online)
+    monkeypatch.setattr(state_module, "load_champion", lambda *args: (CHAMPION, model))
+    monkeypatch.setattr(ServingState, "_open_store", lambda self: None)
+    config = ServingConfig(precompute_reasons=0, reload_poll_seconds=0)
+    return ServingState(Settings(home=tmp_path), config), served_inputs
+
+
+def test_forgotten_subjects_stay_out_after_a_reload(reloading_state) -> None:
+    state, inputs = reloading_state
+    before = state.reload(trigger="test").served
+    gone_org, kept_org = before.ranking.org_ids[0], before.ranking.org_ids[1]
+    person = f"p{int(kept_org.split('-')[1])}"  # the toy world's founder of kept_org
+    assert before.ranking.row(1)["founders"]
+    assert gone_org in before.known_org_ids
+
+    _, removed, hidden = state.forget([gone_org], [person])
+    assert (removed, hidden) == (1, 1 + len(before.ranking.row(0)["founders"]))
+    after = state.reload(force=True, trigger="test").served
+    assert len(inputs) == 2 and after is state.served  # a new ranking was really built
+    assert after.ranking.ranking_id not in (before.ranking.ranking_id, "r1")
+    assert gone_org not in set(after.ranking.org_ids) and gone_org not in after.known_org_ids
+    assert after.ranking.row(after.ranking.row_of(kept_org))["founders"] == []
+    assert len(after.ranking) == len(before.ranking) - 1
+    assert "org-0005" not in set(after.ranking.org_ids)  # the lake's own opt-out holds too
+    again = state.reload(force=True, trigger="test").served  # and on every later reload
+    assert gone_org not in set(again.ranking.org_ids)

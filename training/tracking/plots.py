@@ -101,10 +101,16 @@ def lift_chart(
         ks = sorted({int(k) for k in np.unique(np.geomspace(10, max(10, len(y)), 40).round())})
     fig = Figure(figsize=SIZE)
     ax = fig.add_subplot()
+    plotted = False
     for name, score in scores.items():
         lifts = [lift_at_k(y, np.asarray(score, dtype=np.float64), k) for k in ks]
         ax.plot(list(ks), lifts, label=name)
+        plotted = plotted or bool(np.isfinite(lifts).any())
     ax.axhline(1.0, color="grey", linestyle=":", label="random pick")
+    if not plotted:
+        # Without a positive label every lift is NaN, and a log axis with no finite data
+        # cannot choose its own limits (matplotlib raises): the run could not be logged.
+        ax.set_xlim(min(ks), max(ks))
     ax.set_xscale("log")
     ax.set(xlabel="k (size of the shortlist)", ylabel="lift@k")
     ax.set_title("Lift of the top-k shortlist over the base rate")

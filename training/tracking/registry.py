@@ -9,6 +9,10 @@ the same labels, whatever each model's own run reported. The challenger wins iff
 
     AUC-PR(challenger) >= AUC-PR(champion) + margin,   or there is no champion yet.
 
+When the two cannot be compared, the champion stays: AUC-PR undefined (no positive label
+in the window) or a champion that cannot be scored on those rows is a refusal, with the
+reason recorded like any other decision.
+
 Every decision, promoted or not, is an MLflow run in the promotion experiment (both
 sets of metrics, the reason) and tags on the challenger's model version. Each change of
 champion is also appended to a JSON-lines history file (opened in append mode only), which

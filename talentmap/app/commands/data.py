@@ -78,6 +78,7 @@ def ingest_command(
 ) -> None:
     """Validate a data directory, then store it immutably in the data lake."""
     from talentmap.ingest import InvalidSnapshotError, ingest
+    from talentmap.lake import SnapshotExistsError
     from talentmap.settings import get_settings
 
     lake_dir = lake if lake is not None else get_settings().lake_dir
@@ -91,6 +92,9 @@ def ingest_command(
             console.print(report.render_summary())
         console.print(report.render_problems(examples=examples))
         console.print(f"[red]refused:[/] {exc}; the lake at {lake_dir} is unchanged")
+        raise typer.Exit(code=1) from None
+    except SnapshotExistsError as exc:
+        console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(code=1) from None
     for warning in result.report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
