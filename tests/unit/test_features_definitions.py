@@ -1,4 +1,5 @@
-"""The Feast definitions are pinned: what ``feast apply`` registers must not drift.
+"""The Feast definitions and the family builders are pinned: what ``feast apply`` registers
+and which function builds each table must not drift.
 
 The model, the training rows and the service read features by view and feature name, and
 MLflow lineage logs those names, so the entities, views, on-demand view and ``promise``
@@ -16,6 +17,7 @@ from typing import Any
 from feast import Entity, FeatureService, FeatureView, Field
 from feast.on_demand_feature_view import OnDemandFeatureView
 
+from talentmap.features.build import BUILDERS
 from talentmap.features.definitions.repo import repo_objects
 from talentmap.features.timing import timing_udf
 
@@ -437,3 +439,17 @@ def test_definitions_can_be_built_twice_in_one_process(tmp_path: Path) -> None:
     first = describe(repo_objects(tmp_path / "a"), (tmp_path / "a").resolve())
     second = describe(repo_objects(tmp_path / "b"), (tmp_path / "b").resolve())
     assert first == second
+
+
+def test_build_finds_each_family_builder_from_the_catalogue() -> None:
+    found = {name: f"{fn.__module__}.{fn.__name__}" for name, fn in BUILDERS.items()}
+    assert list(found.items()) == [
+        ("profile", "talentmap.features.family_profile.build_profile"),
+        ("funding", "talentmap.features.family_funding.build_funding"),
+        ("team", "talentmap.features.family_team.build_team"),
+        ("hiring", "talentmap.features.family_hiring.build_hiring"),
+        ("programs", "talentmap.features.family_programs.build_programs"),
+        ("research", "talentmap.features.family_research.build_research"),
+        ("founders", "talentmap.features.family_founders.build_founders"),
+        ("person_research", "talentmap.features.family_research.build_person_research"),
+    ]
