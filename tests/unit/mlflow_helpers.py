@@ -1,6 +1,6 @@
 """Shared helpers for the MLflow tests: a toy training run with ids, names and baselines.
 
-The toy rows (``talentmap.training.toy_rows``) get org ids, a people table whose full
+The toy rows (``fixtures.toy_rows``) get org ids, a people table whose full
 names must never reach MLflow, founders linking them to the orgs, and an extra
 ``founder_name`` column in the evaluation frame that logging must drop.
 """
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.training.audit import audit_groups
 from talentmap.training.baselines import fit_logistic_baseline, logistic_score
 from talentmap.training.config import PromiseRules
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking import (
     SnapshotLineage,
     TrackingConfig,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from fixtures.toy_rows import toy_training_rows
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -23,7 +24,6 @@ from talentmap.serving.config import ApiKeyEntry, ServingConfig, serving_config
 from talentmap.settings import Settings
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking import TrackingConfig, resolve_target
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.serving.answers import score_items, shortlist
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
@@ -14,7 +15,6 @@ from talentmap.serving.regions import INTERNATIONAL
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.model import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 
 N = 300
 FEATURES = ["n_rounds", "days_since_last_round", "headcount_growth_12m", "n_founders_phd", "region"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 from mlflow import MlflowClient
 from mlflow_helpers import target_in
 from typer import Typer
@@ -23,7 +24,6 @@ from typer.testing import CliRunner
 from talentmap.training.cli_tune import register
 from talentmap.training.hyperparams import ModelConfig
 from talentmap.training.labels import label_window_end
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking import TrackingTarget, metric_key
 from talentmap.training.tune import (
     BEST_JSON,
