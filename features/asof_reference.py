@@ -15,16 +15,18 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from talentmap.features.catalog import AS_OF_FIELD, EVENT_TS, FAMILIES, ORG_KEY
-from talentmap.features.definitions.common import table_path
+from talentmap.features.catalog import (
+    AS_OF_FIELD,
+    EVENT_TS,
+    FAMILIES,
+    ON_DEMAND_FAMILIES,
+    ORG_KEY,
+    table_path,
+)
 from talentmap.features.timing import timing_udf
 
 # The timing inputs stored on event rows (not model features, but needed to compute them).
-_TIMING_INPUTS = {
-    "profile": ("founded_day",),
-    "funding": ("first_round_day", "last_round_day"),
-    "programs": ("first_program_day", "last_program_start_day"),
-}
+_TIMING_INPUTS = dict(ON_DEMAND_FAMILIES["timing"].inputs)
 
 
 def _org_families() -> list[str]:

@@ -8,32 +8,31 @@ posting leaving its 90-day window later) are dropped: they are not yet known.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
 
-from talentmap.features.catalog import EVENT_TS, FAMILIES
+from talentmap.features.catalog import EVENT_TS, FAMILIES, Family
 from talentmap.features.events import DAY
-from talentmap.features.family_founders import build_founders
-from talentmap.features.family_funding import build_funding
-from talentmap.features.family_hiring import build_hiring
-from talentmap.features.family_profile import build_profile
-from talentmap.features.family_programs import build_programs
-from talentmap.features.family_research import build_person_research, build_research
-from talentmap.features.family_team import build_team
 from talentmap.features.prepare import Prepared, prepare
 
-BUILDERS: dict[str, Callable[[Prepared], pd.DataFrame]] = {
-    "profile": build_profile,
-    "funding": build_funding,
-    "team": build_team,
-    "hiring": build_hiring,
-    "programs": build_programs,
-    "research": build_research,
-    "founders": build_founders,
-    "person_research": build_person_research,
-}
+Builder = Callable[[Prepared], pd.DataFrame]
+
+
+def _builder(spec: Family) -> Builder:
+    module = importlib.import_module(spec.builder_module)
+    try:
+        return getattr(module, spec.builder_name)
+    except AttributeError:
+        raise ImportError(
+            f"family {spec.name!r}: {spec.builder_module} defines no {spec.builder_name}"
+        ) from None
+
+
+# Resolved once, on import, so that a catalogue entry without its builder fails at once.
+BUILDERS: dict[str, Builder] = {name: _builder(spec) for name, spec in FAMILIES.items()}
 REQUIRED_TABLES = ("organizations", "funding_rounds")
 
 

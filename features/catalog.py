@@ -1,7 +1,9 @@
-"""The feature catalogue: every family, its entity, its columns and their kinds.
+"""The feature catalogue: every entity, family and on-demand view, and the ``promise`` list.
 
-One list drives both the builders (output column order and dtypes) and the Feast
-definitions (view schemas), so a column cannot exist in one and not the other.
+One catalogue drives the builders (which module builds a family, output column order and
+dtypes), the table files and the Feast definitions (entities, views, the on-demand view and
+the feature service), so a column or a family cannot exist in one and not the other.
+Adding a family is one entry in ``FAMILIES`` and one builder module (see ``Family``).
 
 Numeric features are float64 so that "unknown" (NaN) and 0 stay distinct: a family
 whose source table is absent is NaN, never 0. ``*_day`` columns hold dates as days since
@@ -11,10 +13,16 @@ because an absolute date lets a model learn the calendar instead of the company.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
 
 from talentmap import contract
+from talentmap.features.timing import timing_udf
 
 ORG_KEY = "org_id"
 PERSON_KEY = "person_id"
@@ -37,9 +45,43 @@ LONG_TTL = timedelta(days=20 * 365)
 HIRING_TTL = timedelta(days=730)
 
 
+# Column kinds, kept free of Feast types so that importing the catalogue stays light.
+Dtype = Literal["string", "float64", "timestamp"]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """A Feast entity: what a family's rows are about, and its join key."""
+
+    name: str
+    key: str
+    description: str
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    e.key: e
+    for e in (
+        EntitySpec(
+            name="organization",
+            key=ORG_KEY,
+            description="A company, keyed by the contract's org_id.",
+        ),
+        EntitySpec(
+            name="person",
+            key=PERSON_KEY,
+            description="A person (founder, executive, author), keyed by the contract's person_id.",
+        ),
+    )
+}
+
+
 @dataclass(frozen=True)
 class Family:
-    """A feature family: one event-driven table and one Feast feature view."""
+    """A feature family: one event-driven table and one Feast feature view.
+
+    ``talentmap.features.family_<module>`` (``module`` defaults to the name) defines
+    ``build_<name>(prepared) -> frame``; the view reads the table ``<name>.parquet``.
+    """
 
     name: str
     key: str
@@ -49,14 +91,36 @@ class Family:
     # Columns stored for the on-demand view or for lineage, left out of ``promise``.
     not_in_model: tuple[str, ...] = ()
     description: str = ""
+    # For a family that shares its helpers with another one's builder module.
+    module: str = ""
 
     @property
     def columns(self) -> tuple[str, ...]:
         return self.strings + self.numeric
 
     @property
+    def fields(self) -> tuple[tuple[str, Dtype], ...]:
+        """The view schema, in table column order."""
+        return tuple((c, "string") for c in self.strings) + tuple(
+            (c, "float64") for c in self.numeric
+        )
+
+    @property
     def model_features(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if c not in self.not_in_model)
+
+    @property
+    def builder_module(self) -> str:
+        return f"talentmap.features.family_{self.module or self.name}"
+
+    @property
+    def builder_name(self) -> str:
+        return f"build_{self.name}"
+
+
+def table_path(tables_dir: Path, family: str) -> Path:
+    """Where a family's table lives: the one naming rule shared by writer and sources."""
+    return Path(tables_dir).resolve() / f"{family}.parquet"
 
 
 FAMILIES: dict[str, Family] = {
@@ -158,6 +222,7 @@ FAMILIES: dict[str, Family] = {
             numeric=("person_n_papers", "person_n_patents", "person_n_software"),
             not_in_model=("person_n_papers", "person_n_patents", "person_n_software"),
             description="A person's own publications (person entity; not read by the model).",
+            module="research",
         ),
     )
 }
@@ -173,8 +238,66 @@ TIMING_FEATURES: tuple[str, ...] = (
 AS_OF_FIELD = "as_of"
 
 
+@dataclass(frozen=True)
+class OnDemandFamily:
+    """Features computed at request time (a Feast on-demand view, pandas mode), for values
+    that change every day without any event, so cannot be stored on event rows.
+
+    ``udf`` gets the ``inputs`` columns of the stored families and the request fields (UTC
+    timestamps) and returns the ``numeric`` columns. Feast serialises it by value, so it
+    must be self-contained.
+    """
+
+    name: str
+    inputs: tuple[tuple[str, tuple[str, ...]], ...]
+    numeric: tuple[str, ...]
+    udf: Callable[[pd.DataFrame], pd.DataFrame]
+    request_source: str
+    request_fields: tuple[str, ...]
+    request_description: str = ""
+    description: str = ""
+
+    @property
+    def fields(self) -> tuple[tuple[str, Dtype], ...]:
+        return tuple((c, "float64") for c in self.numeric)
+
+    @property
+    def request_schema(self) -> tuple[tuple[str, Dtype], ...]:
+        return tuple((c, "timestamp") for c in self.request_fields)
+
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        return self.numeric
+
+
+ON_DEMAND_FAMILIES: dict[str, OnDemandFamily] = {
+    f.name: f
+    for f in (
+        OnDemandFamily(
+            name="timing",
+            inputs=(
+                ("profile", ("founded_day",)),
+                ("funding", ("first_round_day", "last_round_day")),
+                ("programs", ("first_program_day", "last_program_start_day")),
+            ),
+            numeric=TIMING_FEATURES,
+            udf=timing_udf,
+            request_source="as_of_request",
+            request_fields=(AS_OF_FIELD,),
+            request_description=(
+                "The as-of instant (UTC): the entity frame's as_of, or now when serving."
+            ),
+            description="Company age and time since rounds and programmes, at the as-of date.",
+        ),
+    )
+}
+
+# The feature service the model, training and serving read by name (MLflow logs it).
+SERVICE_NAME = "promise"
+SERVICE_DESCRIPTION = "Model inputs of the promise score; no raw dates, no gender."
+
+
 def model_feature_refs() -> list[str]:
     """``view:feature`` references of everything the model reads (the ``promise`` service)."""
-    refs = [f"{f.name}:{c}" for f in FAMILIES.values() for c in f.model_features]
-    refs += [f"timing:{c}" for c in TIMING_FEATURES]
-    return refs
+    specs: list[Family | OnDemandFamily] = [*FAMILIES.values(), *ON_DEMAND_FAMILIES.values()]
+    return [f"{spec.name}:{c}" for spec in specs for c in spec.model_features]

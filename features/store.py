@@ -23,10 +23,16 @@ import yaml
 from feast import FeatureStore
 from feast.repo_config import RepoConfig
 
-from talentmap.features.catalog import AS_OF_FIELD, EVENT_TS, FAMILIES, ORG_KEY, model_feature_refs
-from talentmap.features.definitions.common import table_path
+from talentmap.features.catalog import (
+    AS_OF_FIELD,
+    EVENT_TS,
+    FAMILIES,
+    ORG_KEY,
+    SERVICE_NAME,
+    model_feature_refs,
+    table_path,
+)
 from talentmap.features.definitions.repo import repo_objects
-from talentmap.features.definitions.services import SERVICE_NAME
 from talentmap.settings import Settings
 
 CONFIG_FILE = "feature_store.yaml"

@@ -1,40 +1,132 @@
-"""Every Feast object of the repository, pointed at a feature-tables folder."""
+"""Every Feast object of the repository, generated from the catalogue.
+
+One entity per catalogue entity, one feature view per family, one on-demand view per
+on-demand family and the ``promise`` service over their model features; nothing here
+names a family. Views are built by functions rather than at import time because their
+sources point at the feature-tables folder, which is only known from the settings.
+"""
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from feast import FeatureService, FeatureView
-from feast.on_demand_feature_view import OnDemandFeatureView
+import pandas as pd
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, RequestSource
+from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
+from feast.types import FeastType, Float64, String, UnixTimestamp
+from feast.value_type import ValueType
 
-from talentmap.features.definitions.entities import organization, person
-from talentmap.features.definitions.founders import founders_view
-from talentmap.features.definitions.funding import funding_view
-from talentmap.features.definitions.profile import profile_view
-from talentmap.features.definitions.programs import programs_view
-from talentmap.features.definitions.research import person_research_view, research_view
-from talentmap.features.definitions.services import promise_service
-from talentmap.features.definitions.team import hiring_view, team_view
-from talentmap.features.definitions.timing import timing_view
+from talentmap.features.catalog import (
+    ENTITIES,
+    EVENT_TS,
+    FAMILIES,
+    ON_DEMAND_FAMILIES,
+    SERVICE_DESCRIPTION,
+    SERVICE_NAME,
+    Dtype,
+    Family,
+    OnDemandFamily,
+    table_path,
+)
 
-FeastObject = FeatureView | OnDemandFeatureView | FeatureService | object
+FeastObject = Entity | FeatureView | OnDemandFeatureView | FeatureService
+
+FEAST_TYPES: dict[Dtype, FeastType] = {
+    "string": String,
+    "float64": Float64,
+    "timestamp": UnixTimestamp,
+}
 
 
-def feature_views(tables_dir: Path) -> dict[str, FeatureView]:
+def _schema(fields: tuple[tuple[str, Dtype], ...]) -> list[Field]:
+    return [Field(name=name, dtype=FEAST_TYPES[dtype]) for name, dtype in fields]
+
+
+def entities() -> dict[str, Entity]:
+    """Feast entities by join key; keys are strings (the contract's ids)."""
     return {
-        "profile": profile_view(tables_dir),
-        "funding": funding_view(tables_dir),
-        "team": team_view(tables_dir),
-        "hiring": hiring_view(tables_dir),
-        "programs": programs_view(tables_dir),
-        "research": research_view(tables_dir),
-        "founders": founders_view(tables_dir),
-        "person_research": person_research_view(tables_dir),
+        key: Entity(
+            name=spec.name,
+            join_keys=[key],
+            value_type=ValueType.STRING,
+            description=spec.description,
+        )
+        for key, spec in ENTITIES.items()
     }
 
 
+def family_view(spec: Family, tables_dir: Path, entity: Entity) -> FeatureView:
+    source = FileSource(
+        name=f"{spec.name}_source",
+        path=str(table_path(tables_dir, spec.name)),
+        timestamp_field=EVENT_TS,
+        description=f"Event-driven table of the {spec.name} family.",
+    )
+    return FeatureView(
+        name=spec.name,
+        entities=[entity],
+        ttl=spec.ttl,
+        schema=_schema(spec.fields),
+        source=source,
+        online=True,
+        description=spec.description,
+        tags={"family": spec.name},
+    )
+
+
+def on_demand_view(spec: OnDemandFamily, views: Mapping[str, FeatureView]) -> OnDemandFeatureView:
+    request = RequestSource(
+        name=spec.request_source,
+        schema=_schema(spec.request_schema),
+        description=spec.request_description,
+    )
+    sources = [views[family][list(columns)] for family, columns in spec.inputs]
+    return on_demand_feature_view(
+        name=spec.name,
+        sources=[*sources, request],
+        schema=_schema(spec.fields),
+        mode="pandas",
+        description=spec.description,
+    )(_fresh_copy(spec.udf))
+
+
+def _fresh_copy(function: Callable[[pd.DataFrame], pd.DataFrame]) -> types.FunctionType:
+    """A new function object over the same code: Feast's decorator rewrites the
+    ``__module__`` of what it wraps (to serialise it by value), which would break a second
+    definition of the view in the same process."""
+    if not isinstance(function, types.FunctionType):
+        raise TypeError(f"on-demand udf {function!r} must be a plain function")
+    copy = types.FunctionType(
+        function.__code__, function.__globals__, function.__name__, function.__defaults__
+    )
+    copy.__doc__ = function.__doc__
+    return copy
+
+
+def promise_service(
+    views: Mapping[str, FeatureView], on_demand: Mapping[str, OnDemandFeatureView]
+) -> FeatureService:
+    """Exactly the features the model reads, in catalogue order."""
+    specs = [*FAMILIES.values(), *ON_DEMAND_FAMILIES.values()]
+    all_views = {**views, **on_demand}
+    projections = [
+        all_views[spec.name][list(spec.model_features)] for spec in specs if spec.model_features
+    ]
+    return FeatureService(name=SERVICE_NAME, features=projections, description=SERVICE_DESCRIPTION)
+
+
 def repo_objects(tables_dir: Path) -> list[FeastObject]:
-    """Entities, views, the on-demand view and the ``promise`` service, ready to apply."""
-    views = feature_views(tables_dir)
-    timing = timing_view(views["profile"], views["funding"], views["programs"])
-    return [organization, person, *views.values(), timing, promise_service(views, timing)]
+    """Entities, views, on-demand views and the ``promise`` service, ready to apply."""
+    by_key = entities()
+    views = {
+        name: family_view(spec, tables_dir, by_key[spec.key]) for name, spec in FAMILIES.items()
+    }
+    on_demand = {name: on_demand_view(spec, views) for name, spec in ON_DEMAND_FAMILIES.items()}
+    return [
+        *by_key.values(),
+        *views.values(),
+        *on_demand.values(),
+        promise_service(views, on_demand),
+    ]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixtures.toy_world import random_world
 
 from talentmap.features import store
 from talentmap.features.build import build_feature_tables
-from talentmap.features.toy_world import random_world
 from talentmap.settings import Settings
 
 SNAPSHOT = date(2025, 12, 31)

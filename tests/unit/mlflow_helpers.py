@@ -1,6 +1,6 @@
 """Shared helpers for the MLflow tests: a toy training run with ids, names and baselines.
 
-The toy rows (``talentmap.training.toy_rows``) get org ids, a people table whose full
+The toy rows (``fixtures.toy_rows``) get org ids, a people table whose full
 names must never reach MLflow, founders linking them to the orgs, and an extra
 ``founder_name`` column in the evaluation frame that logging must drop.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.settings.model import ModelConfig
 from talentmap.settings.tracking import TrackingConfig
@@ -19,7 +20,6 @@ from talentmap.settings.training import PromiseRules
 from talentmap.training.evaluation.baselines import fit_logistic_baseline, logistic_score
 from talentmap.training.evaluation.fairness_audit import audit_groups
 from talentmap.training.model.estimator import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking.lineage import SnapshotLineage
 from talentmap.training.tracking.run_inputs import TrainingRunInputs
 from talentmap.training.tracking.target import TrackingTarget, resolve_target

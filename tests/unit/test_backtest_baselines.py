@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.training.evaluation.baselines import (
     TOTAL_RAISED_FEATURE,
@@ -12,7 +13,6 @@ from talentmap.training.evaluation.baselines import (
     total_raised_score,
 )
 from talentmap.training.evaluation.metrics import auc_roc
-from talentmap.training.toy_rows import toy_training_rows
 
 
 def test_total_raised_ranks_by_amount_and_unknown_totals_last() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.features.catalog import FAMILIES, TIMING_FEATURES
 from talentmap.settings.model import ModelConfig
@@ -18,7 +19,6 @@ from talentmap.training.model.explain import (
     top_reasons,
 )
 from talentmap.training.model.phrasing import describe, feature_label, phrase_for
-from talentmap.training.toy_rows import toy_training_rows
 
 
 @pytest.fixture(scope="module")

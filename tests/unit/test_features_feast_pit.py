@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fixtures.toy_world import random_world
 
 from talentmap.features import store
 from talentmap.features.asof_reference import asof_join_duckdb
 from talentmap.features.build import build_feature_tables
 from talentmap.features.pit_check import alter_after, truncate_after
-from talentmap.features.toy_world import random_world
 from talentmap.settings import Settings
 
 SNAPSHOT = date(2025, 12, 31)

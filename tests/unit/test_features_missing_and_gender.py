@@ -6,12 +6,12 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from fixtures.toy_world import random_world
 
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.catalog import FAMILIES, model_feature_refs
 from talentmap.features.definitions.repo import repo_objects
-from talentmap.features.toy_world import random_world
 
 SNAPSHOT = date(2025, 12, 31)
 FAMILY_OF = {c: name for name, spec in FAMILIES.items() for c in spec.columns}

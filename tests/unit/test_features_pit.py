@@ -12,11 +12,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_world import random_world
 
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.pit_check import alter_after, truncate_after
-from talentmap.features.toy_world import random_world
 
 SNAPSHOT = date(2025, 12, 31)
 

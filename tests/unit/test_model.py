@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 from scipy.special import expit
 
 from talentmap.settings.model import ModelConfig
 from talentmap.training.evaluation.metrics import auc_pr, auc_roc, brier
 from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.model.time_split import CALIB, PURGED, TRAIN, VALID, time_split
-from talentmap.training.toy_rows import toy_training_rows
 
 N_FIT_DATES = 20  # the last 4 of the 24 toy dates are the held-out future
 # One thread: on a busy 2-core runner, OpenMP spin-waiting makes 2 threads ~40x slower

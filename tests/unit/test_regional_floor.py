@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 from pydantic import ValidationError
 
 from talentmap.serving.answers import shortlist
@@ -21,7 +22,6 @@ from talentmap.training.evaluation.regional_floor import (
     regional_floor_cost,
 )
 from talentmap.training.model.estimator import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 
 # Ten candidates, best first: A dominates, B C D trail.
 REGIONS = ["A", "A", "A", "A", "B", "C", "A", "B", "C", "D"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures.toy_rows import toy_training_rows
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -25,7 +26,6 @@ from talentmap.settings.model import ModelConfig
 from talentmap.settings.serving import ApiKeyEntry, ServingConfig
 from talentmap.settings.tracking import TrackingConfig
 from talentmap.training.model.estimator import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking.target import resolve_target
 
 

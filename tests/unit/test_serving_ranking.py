@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 
 from talentmap.serving import state as state_module
 from talentmap.serving.answers import audited_shortlist, score_items, shortlist
@@ -29,7 +30,6 @@ from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
 from talentmap.settings.serving import ServingConfig
 from talentmap.training.model.estimator import PromiseModel
-from talentmap.training.toy_rows import toy_training_rows
 
 N = 300
 FEATURES = ["n_rounds", "days_since_last_round", "headcount_growth_12m", "n_founders_phd", "region"]

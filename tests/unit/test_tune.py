@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_rows import toy_training_rows
 from mlflow import MlflowClient
 from mlflow_helpers import target_in
 from typer.testing import CliRunner
@@ -38,7 +39,6 @@ from talentmap.training.pipeline.tune import (
     tuning_split,
     write_recommendation,
 )
-from talentmap.training.toy_rows import toy_training_rows
 from talentmap.training.tracking.target import TrackingTarget, metric_key
 
 HORIZON = 24
