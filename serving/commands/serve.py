@@ -36,9 +36,8 @@ def serve_command(
 ) -> None:
     """Run the shortlist service and the web page (BentoML) until interrupted."""
     from talentmap.settings import get_settings
-    from talentmap.settings.serving import serving_config
 
-    config = serving_config(get_settings())
+    config = get_settings().serving
     host = host or config.host
     port = port or config.port
     if not config.api_keys:
