@@ -20,6 +20,7 @@ import pandas as pd
 
 from talentmap.contract import CONTRACT_VERSION, DATE_COLUMNS, TABLES
 from talentmap.contract_io import read_raw, row_numbers
+from talentmap.errors import UserDataError
 from talentmap.lake import (
     MANIFEST,
     MANIFEST_FORMAT,
@@ -36,7 +37,7 @@ from talentmap.lake import (
 from talentmap.validate import StepHook, ValidationReport, date_span, validate_dataset
 
 
-class InvalidSnapshotError(Exception):
+class InvalidSnapshotError(UserDataError):
     """The data directory breaks the contract and was not ingested; see ``report``."""
 
     def __init__(self, report: ValidationReport, reason: str) -> None:

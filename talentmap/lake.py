@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from talentmap.contract import TABLES, column_kinds
 from talentmap.contract_io import parse_table
 from talentmap.contract_parse import STRING_KINDS, Kind
+from talentmap.errors import StorageError
 
 MANIFEST = "manifest.json"
 SNAPSHOTS = "snapshots"
@@ -48,7 +49,7 @@ _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _CHUNK = 1 << 22
 
 
-class LakeError(Exception):
+class LakeError(StorageError):
     """Base class of the lake's errors."""
 
 

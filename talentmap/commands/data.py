@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from talentmap.errors import UserDataError, reports_errors
 from talentmap.validate import StepHook
 
 
@@ -33,6 +34,7 @@ DataDir = Annotated[
 ]
 
 
+@reports_errors
 def validate_command(
     data_dir: DataDir,
     examples: Annotated[
@@ -41,7 +43,7 @@ def validate_command(
 ) -> None:
     """Check a data directory against the contract, without modifying it.
 
-    Exits 0 and prints a summary when the data is valid; exits 1 with a report (a count
+    Exits 0 and prints a summary when the data is valid; exits 65 with a report (a count
     and examples per rule) otherwise.
     """
     from talentmap.validate import validate_dataset
@@ -55,11 +57,13 @@ def validate_command(
         console.print(report.render_summary())
     if not report.ok:
         console.print(report.render_problems(examples=examples))
-        console.print(f"[red]invalid:[/] {len(report.problem_frame):,} problem(s)")
-        raise typer.Exit(code=1)
+        raise UserDataError(
+            f"{data_dir}: invalid, {len(report.problem_frame):,} problem(s) (see the report above)"
+        )
     console.print("[green]valid[/]")
 
 
+@reports_errors
 def ingest_command(
     data_dir: DataDir,
     lake: Annotated[
@@ -97,8 +101,9 @@ def ingest_command(
         if report.tables:
             console.print(report.render_summary())
         console.print(report.render_problems(examples=examples))
-        console.print(f"[red]refused:[/] {exc}; the lake at {lake_dir} is unchanged")
-        raise typer.Exit(code=1) from None
+        raise InvalidSnapshotError(
+            report, f"refused: {exc}; the lake at {lake_dir} is unchanged"
+        ) from exc
     for warning in result.report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(result.report.render_summary())

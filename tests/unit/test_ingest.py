@@ -314,11 +314,11 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert done.exit_code == 0, done.output
     assert "organizations" in done.output and "valid" in done.output
     done = runner.invoke(cli(), ["validate", str(bad)])
-    assert done.exit_code == 1
+    assert done.exit_code == 65
     assert "enum" in done.output and "series_z" in done.output
 
     done = runner.invoke(cli(), ["ingest", str(bad), "--lake", str(lake_dir)])
-    assert done.exit_code == 1 and not lake_dir.exists()
+    assert done.exit_code == 65 and not lake_dir.exists()
     done = runner.invoke(cli(), ["ingest", str(good), "--lake", str(lake_dir)])
     assert done.exit_code == 0, done.output
     assert "ingested" in done.output
