@@ -21,7 +21,15 @@ import pandera.pandas as pa
 import pyarrow
 
 from talentmap.contract_countries import ISO_COUNTRIES
-from talentmap.contract_parse import KIND_DTYPES, STRING_KINDS, Kind, empty_series, parse_array
+from talentmap.contract_parse import (
+    KIND_DTYPES,
+    STRING_KINDS,
+    UNKNOWN_COUNTRY,
+    Kind,
+    empty_series,
+    parse_array,
+    unknown_text,
+)
 
 # Bump when a change to the contract changes what a stored snapshot means.
 CONTRACT_VERSION = "1"
@@ -294,7 +302,11 @@ def _build_columns() -> dict[str, dict[str, pa.Column]]:
             "first_seen_on": _column(
                 _DATE, "Date the source first recorded the organisation.", required=False
             ),
-            "country": _column(Kind.COUNTRY, "ISO 3166-1 alpha-2 country code."),
+            "country": _column(
+                Kind.COUNTRY,
+                f"ISO 3166-1 alpha-2 country code; empty or {UNKNOWN_COUNTRY} = unknown.",
+                required=False,
+            ),
             "region": _column(
                 _TEXT, "Region; for FR one of the 18 official region names.", required=False
             ),
@@ -464,9 +476,9 @@ def to_typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
             continue
         series = out[spec.name]
         if spec.kind in STRING_KINDS and series.dtype == object and _holds_str(series):
-            empty = series.eq("")
-            if empty.any():
-                out[spec.name] = series.where(~empty, None)
+            unknown = unknown_text(series, spec.kind)
+            if unknown.any():
+                out[spec.name] = series.where(~unknown, None)
             continue
         if spec.kind not in STRING_KINDS and str(series.dtype) == KIND_DTYPES[spec.kind]:
             continue
@@ -480,6 +492,16 @@ def to_typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
         parsed.values.index = out.index
         out[spec.name] = parsed.values
     return out
+
+
+def known_text(values: pd.Series, kind: Kind = Kind.TEXT) -> pd.Series:
+    """Text values with every spelling of *unknown* as None (see ``contract_parse``).
+
+    Feature builders read text through this, so an empty, blank or ``ZZ`` value is a
+    missing feature and never a category of its own.
+    """
+    unknown = unknown_text(values, kind)
+    return values.astype(object).where(~unknown.to_numpy(), None)
 
 
 def _holds_str(series: pd.Series) -> bool:

@@ -212,3 +212,25 @@ def test_native_parquet_types_are_accepted() -> None:
     assert ids.values.tolist() == ["12", "13"]
     flags = parse_array(pa.array([1, 0, 2]), Kind.BOOL)
     assert flags.values.iloc[:2].tolist() == [True, False] and flags.bad_values == ["2"]
+
+
+def test_unknown_values_are_one_spelling_null() -> None:
+    # Empty, blank or ZZ (ISO's "unknown" code) for a country: all parse to missing.
+    countries = parse_array(pa.array(["FR", "", "  ", "ZZ", None, "zz"]), Kind.COUNTRY)
+    assert countries.n_bad == 0
+    assert countries.values.tolist() == ["FR", None, None, None, None, "zz"]
+    # ZZ means unknown only for a country; a blank date is unknown, not unreadable.
+    assert parse_array(pa.array(["ZZ"]), Kind.TEXT).values.tolist() == ["ZZ"]
+    dates = parse_array(pa.array([" ", "2020-01-01"]), Kind.DATE)
+    assert dates.n_bad == 0 and pd.isna(dates.values.iloc[0])
+    orgs = sample_tables()["organizations"]
+    orgs.loc[0, "country"], orgs.loc[1, "region"] = "ZZ", " "
+    typed = contract.to_typed(orgs, "organizations")
+    assert typed["country"].iloc[0] is None and typed["region"].iloc[1] is None
+    assert contract.to_typed(typed, "organizations").equals(typed)
+
+
+def test_unknown_country_region_city_sector_and_founding_date_are_optional() -> None:
+    optional = {s.name for s in contract.columns("organizations") if not s.required}
+    assert {"country", "region", "city", "sector", "founded_on"} <= optional
+    assert contract.required_columns("organizations") == ("org_id", "name")
