@@ -121,6 +121,7 @@ RULES: dict[str, str] = {
     "publication_subject": "a publication has neither person_id nor org_id",
     "after_snapshot": "the date is after the snapshot date",
     "date_order": "the end date is before the start date",
+    "parent_rejected": "the row refers to a row that was set aside",
 }
 # Problems that concern a whole file or table: quarantine cannot set them aside row by row.
 FATAL_RULES: frozenset[str] = frozenset(
@@ -154,12 +155,17 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class RowRule:
-    """A rule over several columns of one row, reported against ``column``."""
+    """A rule over several columns of one row, reported against ``column``.
+
+    ``column`` is also the one a repair blanks (see ``talentmap.repair``), so the report
+    names the value that would change.
+    """
 
     name: str
     columns: tuple[str, ...]
     column: str
     check: pa.Check
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,21 +263,34 @@ ROW_RULES: dict[str, tuple[RowRule, ...]] = {
             "region",
             pa.Check(_fr_region, name="fr_region", ignore_na=False),
         ),
+        # Of two dates in the wrong order, the start is reported (and repaired) when it is
+        # optional: sources back-fill founding and start dates, while a closing or an end
+        # is recorded when it happens, and it decides whether a company is a candidate.
         RowRule(
             "date_order",
             ("founded_on", "closed_on"),
-            "closed_on",
+            "founded_on",
             _ordered("founded_on", "closed_on"),
+            "founded_on is after the closing date closed_on",
         ),
     ),
     "roles": (
         RowRule(
-            "date_order", ("started_on", "ended_on"), "ended_on", _ordered("started_on", "ended_on")
+            "date_order",
+            ("started_on", "ended_on"),
+            "started_on",
+            _ordered("started_on", "ended_on"),
+            "started_on is after the end date ended_on",
         ),
     ),
     "programs": (
+        # started_on is required here, so the optional end date is the one in doubt.
         RowRule(
-            "date_order", ("started_on", "ended_on"), "ended_on", _ordered("started_on", "ended_on")
+            "date_order",
+            ("started_on", "ended_on"),
+            "ended_on",
+            _ordered("started_on", "ended_on"),
+            "ended_on is before the start date started_on",
         ),
     ),
     "publications": (

@@ -166,7 +166,13 @@ def row_rules(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         )
     if not found:
         return empty_problems()
-    return with_messages(pd.concat(found, ignore_index=True), table, column_kinds(table))
+    out = with_messages(pd.concat(found, ignore_index=True), table, column_kinds(table))
+    for rule in ROW_RULES.get(table, ()):
+        if rule.message:
+            out.loc[(out["rule"] == rule.name) & (out["column"] == rule.column), "message"] = (
+                rule.message
+            )
+    return out
 
 
 def after_snapshot(tables: dict[str, pd.DataFrame], snapshot: date) -> pd.DataFrame:

@@ -43,6 +43,9 @@ class Problem:
     column: str | None
     value: str | None
     message: str
+    # What an ingest policy does about it ("repaired", "dropped", "cascaded"); None in a
+    # plain validation report.
+    action: str | None = None
 
     @property
     def location(self) -> str:
@@ -54,7 +57,8 @@ class Problem:
     def __str__(self) -> str:
         column = f" {self.column}" if self.column else ""
         value = f"={self.value!r}" if self.value is not None else ""
-        return f"[{self.rule}] {self.location}{column}{value}: {self.message}"
+        action = f", {self.action}" if self.action else ""
+        return f"[{self.rule}{action}] {self.location}{column}{value}: {self.message}"
 
 
 def with_messages(problems: pd.DataFrame, table: str, kinds: dict[str, Kind]) -> pd.DataFrame:
@@ -172,6 +176,7 @@ def to_problems(frame: pd.DataFrame) -> list[Problem]:
             column=r.column,
             value=r.value,
             message=r.message,
+            action=getattr(r, "action", None),
         )
         for r in frame.itertuples(index=False)
     ]

@@ -48,23 +48,40 @@ def foreign_key(tables: dict[str, pd.DataFrame], fk: ForeignKey) -> pd.DataFrame
     )
 
 
-def cascade_rejections(tables: dict[str, pd.DataFrame], reasons: dict[str, pd.Series]) -> None:
-    """Reject rows whose parent row is rejected, until stable (mutates ``reasons``)."""
+def cascade_rejections(
+    tables: dict[str, pd.DataFrame], reasons: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """Reject rows whose parent row is rejected, until stable (mutates ``reasons``).
+
+    Returns the cascaded rows as a problem frame (rule ``parent_rejected``, the reference
+    column and its value), so that they can be reported like any other problem.
+    """
+    found = []
     changed = True
     while changed:
         changed = False
         for fk in FOREIGN_KEYS:
             added = _orphans(fk, tables, reasons)
             if added is not None:
+                text = (
+                    f"parent_rejected: {fk.column}="
+                    + quoted(added["value"])
+                    + f" refers to a rejected {fk.parent} row"
+                )
+                new = pd.Series(text.to_numpy(), index=pd.Index(added["pos"], name="pos"), name="r")
                 previous = reasons.get(fk.table)
-                merged = added if previous is None else pd.concat([previous, added]).sort_index()
+                merged = new if previous is None else pd.concat([previous, new]).sort_index()
                 reasons[fk.table] = merged
+                found.append(added)
                 changed = True
+    if not found:
+        return empty_with_table()
+    return pd.concat(found, ignore_index=True)
 
 
 def _orphans(
     fk: ForeignKey, tables: dict[str, pd.DataFrame], reasons: dict[str, pd.Series]
-) -> pd.Series | None:
+) -> pd.DataFrame | None:
     child, parent = tables.get(fk.table), tables.get(fk.parent)
     rejected_parent = reasons.get(fk.parent)
     if child is None or parent is None or rejected_parent is None or not len(rejected_parent):
@@ -88,9 +105,13 @@ def _orphans(
     positions = np.flatnonzero(hit)
     if not positions.size:
         return None
-    text = (
-        f"parent_rejected: {fk.column}="
-        + quoted(refs.iloc[positions])
-        + f" refers to a rejected {fk.parent} row"
+    return pd.DataFrame(
+        {
+            "table": fk.table,
+            "pos": positions.astype(np.int64),
+            "column": fk.column,
+            "value": refs.iloc[positions].astype(object).to_numpy(),
+            "rule": "parent_rejected",
+            "message": f"refers to a {fk.parent} row that was set aside",
+        }
     )
-    return pd.Series(text.to_numpy(), index=pd.Index(positions, name="pos"), name="r")
