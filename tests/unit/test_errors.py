@@ -86,7 +86,7 @@ def test_data_commands_show_the_report_then_one_error_line(tmp_path: Path) -> No
     app = typer.Typer()
     data_commands.register(app)
     for args in (["validate", str(bad)], ["ingest", str(bad), "--lake", str(tmp_path / "lake")]):
-        done = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        done = CliRunner().invoke(app, [*args, "--policy", "strict"], env={"COLUMNS": "200"})
         assert done.exit_code == 65, done.output
         assert "series_z" in done.stdout  # the report
         errors = done.stderr.strip().splitlines()
