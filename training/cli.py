@@ -11,6 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from talentmap.commands.options import PolicyOption
+from talentmap.errors import reports_errors
+
 SCORER_LABELS = {
     "model": "LightGBM model",
     "logistic_regression": "logistic regression",
@@ -47,6 +50,7 @@ def parse_day(value: str) -> date:
         raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
+@reports_errors
 def backtest_command(
     data: DataDir,
     as_of: Annotated[
@@ -74,6 +78,7 @@ def backtest_command(
             help="Label horizon in months (default: the configured one, 24).",
         ),
     ] = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Backtest the promise model at one date against the two baselines."""
     from talentmap.lake import LakeError
@@ -82,7 +87,7 @@ def backtest_command(
 
     day = parse_day(as_of)
     console = Console()
-    settings = get_settings()
+    settings = get_settings().with_policy(policy)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
