@@ -409,7 +409,7 @@ def _ref(path: Path, manifest: dict[str, Any]) -> SnapshotRef:
             tables=tuple(manifest["tables"]),
             rows=sum(int(e["rows"]) for e in manifest["tables"].values()),
             quarantined_rows=sum(int(e["rows"]) for e in manifest.get("quarantine", {}).values()),
-            repaired_values=int((manifest.get("repairs") or {}).get("rows", 0)),
+            repaired_values=int((manifest.get("actions") or {}).get("repaired_cells", 0)),
             policy=manifest.get("policy"),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -420,3 +420,28 @@ def test_manifest_is_json_with_counts(tmp_path: Path) -> None:
     on_disk = json.loads((result.path / "manifest.json").read_text())
     assert on_disk["actions"]["repaired_by_rule"] == {"after_snapshot": 1}
     assert on_disk["manifest_format"] == 2
+
+
+def test_a_row_with_a_broken_key_is_dropped_even_if_it_also_had_a_repairable_value(
+    tmp_path: Path,
+) -> None:
+    mutate = cells(
+        ("funding_rounds", 0, "amount_eur", "8 M€"),  # repairable...
+        ("funding_rounds", 0, "round_type", "series_z"),  # ...but the same row is broken
+        ("funding_rounds", 3, "n_investors", "-1"),  # repairable, in a row kept
+        ("organizations", 1, "name", ""),  # o2 goes: r3 is cascaded with its repair
+        ("funding_rounds", 2, "amount_eur", "-5"),
+    )
+    result = ingest(make_dir(tmp_path / "data", mutate), tmp_path / "lake")
+    actions = {(p.table, p.row, p.column): p.action for p in result.plan.problems}
+    assert actions[("funding_rounds", 2, "amount_eur")] == "dropped"
+    assert actions[("funding_rounds", 2, "round_type")] == "dropped"
+    assert actions[("funding_rounds", 5, "n_investors")] == "repaired"
+    assert actions[("funding_rounds", 4, "amount_eur")] == "cascaded"
+    assert actions[("funding_rounds", 4, "org_id")] == "cascaded"
+    stored = Lake(tmp_path / "lake").load(result.snapshot_id)["funding_rounds"]
+    assert stored["round_id"].tolist() == ["r2", "r4"]
+    assert pd.isna(stored["n_investors"].iloc[1])
+    counts = result.manifest["actions"]
+    assert counts["repaired_cells"] == 1 and counts["repaired_by_rule"] == {"non_negative": 1}
+    assert counts["dropped_rows"] == 2 and counts["cascaded_rows"] >= 2
