@@ -1,11 +1,18 @@
 """Profile family: sector, region and country from the first known day, the founding date
-once it is reached, and closure from its date on."""
+once it is reached, and closure from its date on.
+
+An unknown sector, region or country (absent column, empty, blank, or ``ZZ`` for the
+country) is a missing feature, never a category of its own; an unknown founding date
+leaves ``founded_day`` (and the on-demand company age) missing, never guessed.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from talentmap.contract import known_text
+from talentmap.contract_parse import Kind
 from talentmap.features.events import DAY, align, epoch_days, union_days
 from talentmap.features.prepare import Prepared, org_start_rows
 
@@ -13,13 +20,9 @@ from talentmap.features.prepare import Prepared, org_start_rows
 def build_profile(p: Prepared) -> pd.DataFrame:
     organizations = p.table("organizations")
     static = org_start_rows(p)
-    for column in ("sector", "region", "country"):
+    for column, kind in (("sector", Kind.TEXT), ("region", Kind.TEXT), ("country", Kind.COUNTRY)):
         values = organizations[column] if column in organizations.columns else None
-        static[column] = (
-            values.astype(object).where(values.notna(), None).to_numpy()
-            if values is not None
-            else None
-        )
+        static[column] = known_text(values, kind).to_numpy() if values is not None else None
     founded = p.orgs.dropna(subset=["founded"])
     founded = pd.DataFrame(
         {

@@ -21,7 +21,15 @@ import pandera.pandas as pa
 import pyarrow
 
 from talentmap.contract_countries import ISO_COUNTRIES
-from talentmap.contract_parse import KIND_DTYPES, STRING_KINDS, Kind, empty_series, parse_array
+from talentmap.contract_parse import (
+    KIND_DTYPES,
+    STRING_KINDS,
+    UNKNOWN_COUNTRY,
+    Kind,
+    empty_series,
+    parse_array,
+    unknown_text,
+)
 
 # Bump when a change to the contract changes what a stored snapshot means.
 CONTRACT_VERSION = "1"
@@ -113,6 +121,7 @@ RULES: dict[str, str] = {
     "publication_subject": "a publication has neither person_id nor org_id",
     "after_snapshot": "the date is after the snapshot date",
     "date_order": "the end date is before the start date",
+    "parent_rejected": "the row refers to a row that was set aside",
 }
 # Problems that concern a whole file or table: quarantine cannot set them aside row by row.
 FATAL_RULES: frozenset[str] = frozenset(
@@ -146,12 +155,17 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class RowRule:
-    """A rule over several columns of one row, reported against ``column``."""
+    """A rule over several columns of one row, reported against ``column``.
+
+    ``column`` is also the one a repair blanks (see ``talentmap.repair``), so the report
+    names the value that would change.
+    """
 
     name: str
     columns: tuple[str, ...]
     column: str
     check: pa.Check
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,21 +263,34 @@ ROW_RULES: dict[str, tuple[RowRule, ...]] = {
             "region",
             pa.Check(_fr_region, name="fr_region", ignore_na=False),
         ),
+        # Of two dates in the wrong order, the start is reported (and repaired) when it is
+        # optional: sources back-fill founding and start dates, while a closing or an end
+        # is recorded when it happens, and it decides whether a company is a candidate.
         RowRule(
             "date_order",
             ("founded_on", "closed_on"),
-            "closed_on",
+            "founded_on",
             _ordered("founded_on", "closed_on"),
+            "founded_on is after the closing date closed_on",
         ),
     ),
     "roles": (
         RowRule(
-            "date_order", ("started_on", "ended_on"), "ended_on", _ordered("started_on", "ended_on")
+            "date_order",
+            ("started_on", "ended_on"),
+            "started_on",
+            _ordered("started_on", "ended_on"),
+            "started_on is after the end date ended_on",
         ),
     ),
     "programs": (
+        # started_on is required here, so the optional end date is the one in doubt.
         RowRule(
-            "date_order", ("started_on", "ended_on"), "ended_on", _ordered("started_on", "ended_on")
+            "date_order",
+            ("started_on", "ended_on"),
+            "ended_on",
+            _ordered("started_on", "ended_on"),
+            "ended_on is before the start date started_on",
         ),
     ),
     "publications": (
@@ -294,7 +321,11 @@ def _build_columns() -> dict[str, dict[str, pa.Column]]:
             "first_seen_on": _column(
                 _DATE, "Date the source first recorded the organisation.", required=False
             ),
-            "country": _column(Kind.COUNTRY, "ISO 3166-1 alpha-2 country code."),
+            "country": _column(
+                Kind.COUNTRY,
+                f"ISO 3166-1 alpha-2 country code; empty or {UNKNOWN_COUNTRY} = unknown.",
+                required=False,
+            ),
             "region": _column(
                 _TEXT, "Region; for FR one of the 18 official region names.", required=False
             ),
@@ -464,9 +495,9 @@ def to_typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
             continue
         series = out[spec.name]
         if spec.kind in STRING_KINDS and series.dtype == object and _holds_str(series):
-            empty = series.eq("")
-            if empty.any():
-                out[spec.name] = series.where(~empty, None)
+            unknown = unknown_text(series, spec.kind)
+            if unknown.any():
+                out[spec.name] = series.where(~unknown, None)
             continue
         if spec.kind not in STRING_KINDS and str(series.dtype) == KIND_DTYPES[spec.kind]:
             continue
@@ -480,6 +511,16 @@ def to_typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
         parsed.values.index = out.index
         out[spec.name] = parsed.values
     return out
+
+
+def known_text(values: pd.Series, kind: Kind = Kind.TEXT) -> pd.Series:
+    """Text values with every spelling of *unknown* as None (see ``contract_parse``).
+
+    Feature builders read text through this, so an empty, blank or ``ZZ`` value is a
+    missing feature and never a category of its own.
+    """
+    unknown = unknown_text(values, kind)
+    return values.astype(object).where(~unknown.to_numpy(), None)
 
 
 def _holds_str(series: pd.Series) -> bool:

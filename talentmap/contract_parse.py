@@ -32,6 +32,8 @@ class Kind(StrEnum):
 
 
 STRING_KINDS = frozenset({Kind.ID, Kind.TEXT, Kind.ENUM, Kind.COUNTRY})
+# ISO 3166 reserves ZZ for "unknown or unspecified"; sources use it for exactly that.
+UNKNOWN_COUNTRY = "ZZ"
 
 # The typed-table convention shared by validation, the lake, the generator and features.
 KIND_DTYPES: dict[Kind, str] = {
@@ -91,7 +93,7 @@ def parse_array(array: pa.Array | pa.ChunkedArray, kind: Kind) -> Parsed:
     if pa.types.is_null(arr.type):
         return Parsed(empty_series(kind, len(arr)), np.empty(0, np.int64), [])
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _empty_to_null(arr.cast(pa.string()))
+        arr = _unknown_to_null(arr.cast(pa.string()), kind)
         typed, bad = _parse_strings(arr, kind)
     else:
         typed, bad = _convert_typed(arr, kind)
@@ -100,9 +102,27 @@ def parse_array(array: pa.Array | pa.ChunkedArray, kind: Kind) -> Parsed:
     return Parsed(_to_pandas(typed, kind), positions, raw)
 
 
-def _empty_to_null(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    # An empty cell means "unknown" in both CSV and Parquet sources.
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+def _unknown_to_null(arr: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
+    # An empty or blank cell means "unknown" in both CSV and Parquet sources, and so does
+    # ZZ for a country: one spelling (null) downstream, so no feature can treat it as data.
+    unknown = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    if kind is Kind.COUNTRY:
+        unknown = pc.or_(unknown, pc.equal(arr, UNKNOWN_COUNTRY))
+    return pc.if_else(unknown, pa.scalar(None, pa.string()), arr)
+
+
+def unknown_text(values: pd.Series, kind: Kind = Kind.TEXT) -> pd.Series:
+    """Where a text column of a pandas frame says *unknown* (the rule of ``parse_array``).
+
+    Missing, empty or blank, or ``ZZ`` for a country. For frames that did not come
+    through parsing (built in Python, read from elsewhere).
+    """
+    text = values.astype(object)
+    as_str = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+    unknown = text.isna() | as_str.eq("")
+    if kind is Kind.COUNTRY:
+        unknown |= as_str.eq(UNKNOWN_COUNTRY)
+    return unknown.astype(bool)
 
 
 def _positions(bad: pa.ChunkedArray | None) -> np.ndarray:

@@ -1,10 +1,11 @@
-"""Validate a data directory, then store it in the lake as an immutable snapshot.
+"""Validate a data directory, apply the ingest policy, store the result as a snapshot.
 
-An invalid directory is refused whole unless quarantine is asked for; then rows that break
-a rule (and rows whose parent row was set aside) are written, with their reasons, to
-quarantine files beside the snapshot and only the rest is stored. Problems that concern
-a whole file (a missing table or column, an unreadable file) are always refused: no
-row-by-row quarantine can repair them.
+The policy (``talentmap.policy``: strict, repair, quarantine) decides what happens to data
+that breaks the contract; ``talentmap.repair`` holds its rules. Rows that are dropped
+are written with their original values and reasons to quarantine files beside the
+snapshot, and repaired values to ``repairs.csv``, so a repaired snapshot keeps a full
+record of what the source said. Problems that concern a whole file (a missing table or
+column, an unreadable file) are always refused: no row-by-row handling can fix them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from talentmap.lake import (
     MANIFEST,
     MANIFEST_FORMAT,
     QUARANTINE_DIR,
+    REPAIRS_FILE,
     TABLES_DIR,
     Lake,
     content_hash,
@@ -33,15 +35,14 @@ from talentmap.lake import (
     write_json,
     write_parquet,
 )
+from talentmap.policy import Policy, resolve_policy
+from talentmap.repair import InvalidSnapshotError, RepairPlan, plan_repairs
 from talentmap.validate import StepHook, ValidationReport, date_span, validate_dataset
 
+__all__ = ["IngestResult", "InvalidSnapshotError", "ingest"]
 
-class InvalidSnapshotError(Exception):
-    """The data directory breaks the contract and was not ingested; see ``report``."""
-
-    def __init__(self, report: ValidationReport, reason: str) -> None:
-        super().__init__(reason)
-        self.report = report
+# The columns of repairs.csv: where the value was, what it was, and why it was blanked.
+REPAIR_LOG_COLUMNS = ("table", "file", "row", "row_kind", "column", "value", "rule", "message")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,18 @@ class IngestResult:
     created: bool  # False: the same content was already in the lake (nothing written)
     path: Path
     manifest: dict[str, Any]
-    n_quarantined: int
+    n_quarantined: int  # rows dropped (directly or by cascade), kept under quarantine/
     report: ValidationReport
+    plan: RepairPlan
+
+    @property
+    def policy(self) -> Policy:
+        return self.plan.policy
+
+    @property
+    def n_repaired(self) -> int:
+        """Values blanked by the repair policy (listed in repairs.csv)."""
+        return self.plan.n_repaired_cells()
 
 
 def ingest(
@@ -59,24 +70,29 @@ def ingest(
     lake_dir: Path,
     quarantine: bool = False,
     *,
+    policy: Policy | None = None,
     on_step: StepHook | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> IngestResult:
-    """Validate ``data_dir`` and store it in the lake at ``lake_dir``."""
+    """Validate ``data_dir``, apply ``policy`` (default: repair) and store it in the lake.
+
+    ``quarantine=True`` is the older spelling of ``policy="quarantine"``. Raises
+    ``InvalidSnapshotError`` (with the report and the plan) when the policy refuses the
+    directory; the lake is then untouched.
+    """
+    chosen = resolve_policy(policy, quarantine)
     report = validate_dataset(Path(data_dir), on_step=_sub_steps(on_step, 0.6))
-    if report.fatal:
-        raise InvalidSnapshotError(report, "the data directory has file-level problems")
-    if not report.ok and not quarantine:
-        raise InvalidSnapshotError(
-            report, "the data directory breaks the contract (use quarantine to keep valid rows)"
-        )
-    rejected = report.rejections(cascade=True) if not report.ok else {}
+    plan = plan_repairs(report, chosen)
+    if plan.refusal is not None:
+        raise InvalidSnapshotError(report, plan.refusal, plan)
     step = _sub_steps(on_step, 0.4, start=0.6)
     step(0, 1, "hashing content")
 
-    kept = _kept_tables(report, rejected)
-    quarantined = _quarantine_frames(report, rejected)
-    manifest = _manifest(report, kept, quarantined, clock or (lambda: datetime.now(UTC)))
+    kept = plan.tables()
+    quarantined = _quarantine_frames(report, plan.dropped)
+    repairs = _repair_log(plan)
+    now = clock or (lambda: datetime.now(UTC))
+    manifest = _manifest(report, plan, kept, quarantined, repairs, now)
     snapshot_id = snapshot_id_for(manifest)
     manifest = {"snapshot_id": snapshot_id, **manifest}
     lake = Lake(Path(lake_dir))
@@ -90,11 +106,12 @@ def ingest(
             lake.manifest(snapshot_id),
             n_quarantined,
             report,
+            plan,
         )
 
     with lake.staging() as stage:
         (stage / TABLES_DIR).mkdir()
-        total = len(kept) + len(quarantined) + 1
+        total = len(kept) + len(quarantined) + 2
         for i, (table, frame) in enumerate(kept.items()):
             step(i, total, f"writing {table}")
             entry = manifest["tables"][table]
@@ -107,29 +124,29 @@ def ingest(
             entry = manifest["quarantine"][table]
             write_csv(frame, stage / entry["file"])
             entry["sha256"] = file_sha256(stage / entry["file"])
+        if repairs is not None:
+            step(total - 2, total, "writing the repair log")
+            entry = manifest["repairs"]
+            write_csv(repairs, stage / entry["file"])
+            entry["sha256"] = file_sha256(stage / entry["file"])
         step(total - 1, total, "publishing snapshot")
         write_json(manifest, stage / MANIFEST)
         created = lake.publish(stage, snapshot_id)
     step(1, 1, "done")
     final = lake.snapshots_dir / snapshot_id
     return IngestResult(
-        snapshot_id, created, final, lake.manifest(snapshot_id), n_quarantined, report
+        snapshot_id, created, final, lake.manifest(snapshot_id), n_quarantined, report, plan
     )
 
 
-def _kept_tables(
-    report: ValidationReport, rejected: dict[str, pd.Series]
-) -> dict[str, pd.DataFrame]:
-    kept = {}
-    for table in TABLES:
-        if table not in report.tables:
-            continue
-        frame = report.tables[table]
-        drop = rejected.get(table)
-        if drop is not None and len(drop):
-            frame = frame.drop(index=drop.index).reset_index(drop=True)
-        kept[table] = frame
-    return kept
+def _repair_log(plan: RepairPlan) -> pd.DataFrame | None:
+    """One row per repaired value, with its original text; None when nothing was repaired."""
+    repairs = plan.repairs()
+    if repairs.empty:
+        return None
+    out = repairs[list(REPAIR_LOG_COLUMNS)].copy()
+    out["row"] = pd.array(out["row"], dtype="Int64")
+    return out.astype({c: object for c in REPAIR_LOG_COLUMNS if c != "row"}).reset_index(drop=True)
 
 
 def _quarantine_frames(
@@ -156,8 +173,10 @@ def _quarantine_frames(
 
 def _manifest(
     report: ValidationReport,
+    plan: RepairPlan,
     kept: dict[str, pd.DataFrame],
     quarantined: dict[str, pd.DataFrame],
+    repairs: pd.DataFrame | None,
     clock: Callable[[], datetime],
 ) -> dict[str, Any]:
     summary = report.summary()
@@ -192,6 +211,16 @@ def _manifest(
             ),
         }
     dataset = report.dataset
+    repair_entry = (
+        {
+            "file": REPAIRS_FILE,
+            "rows": len(repairs),
+            "content_hash": content_hash(repairs),
+            "sha256": None,
+        }
+        if repairs is not None
+        else None
+    )
     return {
         "manifest_format": MANIFEST_FORMAT,
         "contract_version": CONTRACT_VERSION,
@@ -208,6 +237,9 @@ def _manifest(
         "rows": sum(t["rows"] for t in tables.values()),
         "tables": tables,
         "quarantine": quarantine,
+        **({"repairs": repair_entry} if repair_entry is not None else {}),
+        "policy": plan.policy,
+        "actions": plan.counts(),
         "problems_by_rule": report.counts_by_rule(),
         "validated_rows": summary.rows,
         "warnings": list(report.warnings),

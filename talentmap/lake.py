@@ -4,7 +4,8 @@ Layout under the lake folder::
 
     snapshots/<snapshot_id>/manifest.json          what the snapshot holds, with hashes
     snapshots/<snapshot_id>/tables/<table>.parquet one file per ingested table
-    snapshots/<snapshot_id>/quarantine/<table>.csv rows set aside by --quarantine
+    snapshots/<snapshot_id>/quarantine/<table>.csv rows dropped by the ingest policy
+    snapshots/<snapshot_id>/repairs.csv            values blanked by the repair policy
     .staging-<pid>-<random>/                       an ingest in progress (never read)
 
 A snapshot appears in one atomic ``rename`` of a fully written staging folder, so a failed
@@ -37,18 +38,21 @@ import pyarrow.parquet as pq
 from talentmap.contract import TABLES, column_kinds
 from talentmap.contract_io import parse_table
 from talentmap.contract_parse import STRING_KINDS, Kind
+from talentmap.errors import StorageError
 
 MANIFEST = "manifest.json"
 SNAPSHOTS = "snapshots"
 TABLES_DIR = "tables"
 QUARANTINE_DIR = "quarantine"
+REPAIRS_FILE = "repairs.csv"
 STAGING_PREFIX = ".staging-"
-MANIFEST_FORMAT = 1
+# 2: adds policy, actions and repairs (absent from format 1 manifests, which stay valid).
+MANIFEST_FORMAT = 2
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _CHUNK = 1 << 22
 
 
-class LakeError(Exception):
+class LakeError(StorageError):
     """Base class of the lake's errors."""
 
 
@@ -80,6 +84,8 @@ class SnapshotRef:
     tables: tuple[str, ...]
     rows: int
     quarantined_rows: int
+    repaired_values: int = 0
+    policy: str | None = None  # None: ingested before policies were recorded
 
     @property
     def manifest_path(self) -> Path:
@@ -143,6 +149,8 @@ class Lake:
             entries.update(
                 {f"quarantine:{t}": e for t, e in manifest.get("quarantine", {}).items()}
             )
+            if manifest.get("repairs"):
+                entries["repairs"] = manifest["repairs"]
         else:
             wanted = list(tables)
             unknown = [t for t in wanted if t not in entries]
@@ -197,6 +205,15 @@ class Lake:
             table: pd.read_csv(path / entry["file"], dtype=str, keep_default_na=False)
             for table, entry in manifest.get("quarantine", {}).items()
         }
+
+    def load_repairs(self, snapshot_id: str) -> pd.DataFrame | None:
+        """Repaired values (table, file, row, column, original value, rule), or None."""
+        manifest = self.verify(snapshot_id)
+        entry = manifest.get("repairs")
+        if not entry:
+            return None
+        path = self._path(snapshot_id) / entry["file"]
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
 
     def _path(self, snapshot_id: str) -> Path:
         if not snapshot_id or "/" in snapshot_id or snapshot_id.startswith("."):
@@ -288,8 +305,13 @@ class Lake:
 
 
 def snapshot_identity(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest fields that define a snapshot's content (and hence its id)."""
-    return {
+    """The manifest fields that define a snapshot's content (and hence its id).
+
+    The ingest policy counts only when it changed something (a repair or a dropped row):
+    valid data gives the same snapshot under every policy, and manifests written before
+    policies were recorded keep their ids.
+    """
+    identity = {
         "contract_version": manifest["contract_version"],
         "dataset": {k: manifest["dataset"].get(k) for k in ("name", "source", "licence")},
         "snapshot_date": manifest["snapshot_date"],
@@ -302,6 +324,12 @@ def snapshot_identity(manifest: dict[str, Any]) -> dict[str, Any]:
             for t, e in sorted(manifest.get("quarantine", {}).items())
         },
     }
+    repairs = manifest.get("repairs")
+    if repairs:
+        identity["repairs"] = {"rows": repairs["rows"], "content_hash": repairs["content_hash"]}
+    if "policy" in manifest and (repairs or manifest.get("quarantine")):
+        identity["policy"] = manifest["policy"]
+    return identity
 
 
 def snapshot_id_for(manifest: dict[str, Any]) -> str:
@@ -405,6 +433,8 @@ def _ref(path: Path, manifest: dict[str, Any]) -> SnapshotRef:
             tables=tuple(manifest["tables"]),
             rows=sum(int(e["rows"]) for e in manifest["tables"].values()),
             quarantined_rows=sum(int(e["rows"]) for e in manifest.get("quarantine", {}).values()),
+            repaired_values=int((manifest.get("actions") or {}).get("repaired_cells", 0)),
+            policy=manifest.get("policy"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptSnapshotError(f"{path / MANIFEST}: incomplete manifest ({exc})") from exc

@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from talentmap.policy import DEFAULT_POLICY, Policy
 from talentmap.settings.privacy import PrivacyConfig
 from talentmap.settings.serving import ServingConfig
 from talentmap.settings.tracking import TrackingConfig
@@ -35,9 +36,18 @@ from talentmap.settings.tune import TuneConfig
 
 
 class LakeSettings(BaseModel):
-    """Where validated snapshots are stored immutably."""
+    """Where validated snapshots are stored immutably, and what ingest does with bad data."""
 
     dir: Path = Field(Path("data/lake"), description="Root folder of the data lake.")
+    policy: Policy = Field(
+        DEFAULT_POLICY,
+        description=(
+            "What ingest does with data that breaks the contract (TALENTMAP_LAKE__POLICY): "
+            "strict refuses it; repair blanks bad optional values and drops only rows with "
+            "a broken key or required value (and their dependants); quarantine drops every "
+            "failing row and its dependants. See data/CONTRACT.md."
+        ),
+    )
 
 
 class GeneratorSettings(BaseModel):
@@ -115,6 +125,15 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.path(self.lake.dir)
+
+    def with_policy(self, policy: Policy | None) -> Settings:
+        """These settings with ``lake.policy`` replaced; unchanged when ``policy`` is None.
+
+        For commands whose ``--policy`` overrides the configured one for a single run.
+        """
+        if policy is None or policy == self.lake.policy:
+            return self
+        return self.model_copy(update={"lake": self.lake.model_copy(update={"policy": policy})})
 
     @property
     def feature_tables_dir(self) -> Path:

@@ -234,15 +234,15 @@ REFERENCES = [
 ]
 ROW_RULES = {
     ("organizations", "fr_region", "region"),
-    ("organizations", "date_order", "closed_on"),
-    ("roles", "date_order", "ended_on"),
+    ("organizations", "date_order", "founded_on"),
+    ("roles", "date_order", "started_on"),
     ("programs", "date_order", "ended_on"),
     ("publications", "publication_subject", "person_id/org_id"),
 }
 COLUMN_RULES = {
     ("organizations", "org_id"): {"required_value", "unique"},
     ("organizations", "name"): {"required_value"},
-    ("organizations", "country"): {"required_value", "country"},
+    ("organizations", "country"): {"country"},
     ("people", "person_id"): {"required_value", "unique"},
     ("people", "full_name"): {"required_value"},
     ("people", "gender"): {"enum"},
@@ -308,3 +308,25 @@ def test_row_and_column_rules_are_exactly_the_documented_ones() -> None:
     named = {rule for rules in COLUMN_RULES.values() for rule in rules}
     named |= {name for _, name, _ in ROW_RULES} | {"foreign_key"}
     assert named <= set(contract.RULES)  # every rule the contract applies is explained
+
+
+def test_unknown_values_are_one_spelling_null() -> None:
+    # Empty, blank or ZZ (ISO's "unknown" code) for a country: all parse to missing.
+    countries = parse_array(pa.array(["FR", "", "  ", "ZZ", None, "zz"]), Kind.COUNTRY)
+    assert countries.n_bad == 0
+    assert countries.values.tolist() == ["FR", None, None, None, None, "zz"]
+    # ZZ means unknown only for a country; a blank date is unknown, not unreadable.
+    assert parse_array(pa.array(["ZZ"]), Kind.TEXT).values.tolist() == ["ZZ"]
+    dates = parse_array(pa.array([" ", "2020-01-01"]), Kind.DATE)
+    assert dates.n_bad == 0 and pd.isna(dates.values.iloc[0])
+    orgs = sample_tables()["organizations"]
+    orgs.loc[0, "country"], orgs.loc[1, "region"] = "ZZ", " "
+    typed = contract.to_typed(orgs, "organizations")
+    assert typed["country"].iloc[0] is None and typed["region"].iloc[1] is None
+    assert contract.to_typed(typed, "organizations").equals(typed)
+
+
+def test_unknown_country_region_city_sector_and_founding_date_are_optional() -> None:
+    optional = {s.name for s in contract.columns("organizations") if not s.required}
+    assert {"country", "region", "city", "sector", "founded_on"} <= optional
+    assert contract.required_columns("organizations") == ("org_id", "name")

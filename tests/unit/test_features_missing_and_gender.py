@@ -95,3 +95,26 @@ def test_promise_service_lists_exactly_the_model_features(tmp_path) -> None:
     assert not any(c.endswith("_day") for c in listed), "absolute dates are not model features"
     assert not any("gender" in c for c in listed)
     assert all(FAMILY_OF.get(ref.split(":")[1]) != "person_research" for ref in listed)
+
+
+def test_unknown_country_region_sector_and_founding_date_are_missing() -> None:
+    world = random_world(40, 12)
+    orgs = world["organizations"].copy()
+    ids = orgs["org_id"].iloc[:5].tolist()
+    spellings = {ids[0]: "ZZ", ids[1]: "", ids[2]: "  ", ids[3]: None}
+    for org_id, country in spellings.items():
+        orgs.loc[orgs["org_id"] == org_id, "country"] = country
+    orgs.loc[orgs["org_id"] == ids[0], ["region", "sector"]] = ["", " \t"]
+    orgs.loc[orgs["org_id"] == ids[4], "founded_on"] = pd.NaT
+    world["organizations"] = orgs
+    features = at_end(world).set_index("org_id")
+
+    assert features.loc[ids[:4], "country"].isna().all()
+    assert features.loc[ids[0], ["region", "sector"]].isna().all()
+    # Never a category of their own: the model would learn "ZZ" or "" as a place.
+    for column in ("country", "region", "sector"):
+        assert not features[column].isin(["ZZ", "", "  ", " \t"]).any(), column
+    assert features["country"].notna().any()
+    # No founding date: no age, rather than an age guessed from another date.
+    assert pd.isna(features.loc[ids[4], "company_age_days"])
+    assert features["company_age_days"].notna().any()

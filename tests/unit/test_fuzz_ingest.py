@@ -257,7 +257,7 @@ def test_cli_names_file_line_and_rule_and_keeps_the_lake(
     runner = CliRunner()
     for args in (["validate", str(data_dir)], ["ingest", str(data_dir), "--lake", str(lake_dir)]):
         done = runner.invoke(app, args, env={"COLUMNS": "250"})
-        assert done.exit_code == 1, done.output
+        assert done.exit_code == 65, done.output
         flat = " ".join(done.output.split())
         assert "unreadable_file" in flat and "organizations.csv" in flat and "line 3" in flat
     assert tree_digest(lake_dir) == before
@@ -291,13 +291,20 @@ def test_formula_strings_in_enumerations_are_rejected(tmp_path: Path, lake_dir: 
     tables = sample_tables()
     tables["funding_rounds"].loc[0, "round_type"] = "=1+1"
     tables["investments"].loc[0, "investor_kind"] = "@SUM(A1)"
+    data_dir = write_dataset(tmp_path / "data", tables, dataset=sample_dataset_info())
     before = tree_digest(lake_dir)
     with pytest.raises(InvalidSnapshotError) as refused:
-        ingest(write_dataset(tmp_path / "data", tables, dataset=sample_dataset_info()), lake_dir)
+        ingest(data_dir, lake_dir, policy="strict")
     found = {(p.rule, p.column, p.value, p.row) for p in refused.value.report.problems}
     assert ("enum", "round_type", "=1+1", 2) in found
     assert ("enum", "investor_kind", "@SUM(A1)", 2) in found
     assert tree_digest(lake_dir) == before
+    # Under repair they never reach the stored tables either: the round whose required
+    # round_type is broken is dropped, and its investments with it.
+    result = ingest(data_dir, lake_dir, policy="repair")
+    stored = Lake(lake_dir).load(result.snapshot_id)
+    assert "=1+1" not in set(stored["funding_rounds"]["round_type"])
+    assert "@SUM(A1)" not in set(stored["investments"]["investor_kind"].dropna())
 
 
 def _candidate(org_id: str, name: str, founder: str, reason: str) -> dict:

@@ -123,7 +123,7 @@ def test_invalid_snapshot_is_refused_and_lake_untouched(tmp_path: Path, existing
         ingest(make_dir(tmp_path / "good"), lake_dir)
     before = tree_digest(lake_dir)
     with pytest.raises(InvalidSnapshotError) as caught:
-        ingest(make_dir(tmp_path / "bad", bad_round_type), lake_dir)
+        ingest(make_dir(tmp_path / "bad", bad_round_type), lake_dir, policy="strict")
     assert caught.value.report.counts_by_rule() == {"enum": 1}
     assert tree_digest(lake_dir) == before
     assert lake_dir.exists() == existing
@@ -434,12 +434,16 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     done = runner.invoke(cli(), ["validate", str(good)])
     assert done.exit_code == 0, done.output
     assert "organizations" in done.output and "valid" in done.output
-    done = runner.invoke(cli(), ["validate", str(bad)])
-    assert done.exit_code == 1
+    done = runner.invoke(cli(), ["validate", str(bad), "--policy", "strict"])
+    assert done.exit_code == 65
     assert "enum" in done.output and "series_z" in done.output
+    # Under repair (the default), validate says what ingest would do and accepts it.
+    done = runner.invoke(cli(), ["validate", str(bad)], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "series_z" in done.output and "dropped" in done.output
 
-    done = runner.invoke(cli(), ["ingest", str(bad), "--lake", str(lake_dir)])
-    assert done.exit_code == 1 and not lake_dir.exists()
+    done = runner.invoke(cli(), ["ingest", str(bad), "--lake", str(lake_dir), "--policy", "strict"])
+    assert done.exit_code == 65 and not lake_dir.exists()
     done = runner.invoke(cli(), ["ingest", str(good), "--lake", str(lake_dir)])
     assert done.exit_code == 0, done.output
     assert "ingested" in done.output
@@ -447,7 +451,7 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert done.exit_code == 0 and "already ingested" in done.output
     done = runner.invoke(cli(), ["ingest", str(bad), "--lake", str(lake_dir), "--quarantine"])
     assert done.exit_code == 0, done.output
-    assert "quarantined" in done.output
+    assert "policy quarantine" in done.output and "3 row(s) dropped" in done.output
     assert len(Lake(lake_dir).snapshots()) == 2
 
     # Without --lake, the configured lake is used.

@@ -134,6 +134,18 @@ def test_duplicate_ids_report_every_occurrence(tmp_path: Path) -> None:
     assert report.counts_by_rule() == {"unique": 2}
 
 
+def test_unknown_country_region_city_sector_and_founding_date_are_valid(tmp_path: Path) -> None:
+    def change(tables: Tables) -> None:
+        orgs = tables["organizations"]
+        orgs["country"] = ["", "ZZ", " ", "FR"]
+        orgs.loc[0, "region"] = "Anywhere"  # free text once the country is unknown
+        orgs.loc[1, ["region", "city", "sector", "founded_on"]] = ""
+
+    report = validate_dataset(make_dir(tmp_path, change))
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.tables["organizations"]["country"].tolist() == [None, None, None, "FR"]
+
+
 def test_non_french_region_is_free_text(tmp_path: Path) -> None:
     report = validate_dataset(make_dir(tmp_path, setter("organizations", 2, "region", "Nowhere")))
     assert report.ok
@@ -185,11 +197,11 @@ def test_missing_optional_table_is_fine(tmp_path: Path) -> None:
 
 def test_missing_required_column(tmp_path: Path) -> None:
     def drop(tables: Tables) -> None:
-        tables["organizations"] = tables["organizations"].drop(columns=["country"])
+        tables["organizations"] = tables["organizations"].drop(columns=["name"])
 
     report = validate_dataset(make_dir(tmp_path, drop))
     problem = only(report, "missing_column")
-    assert (problem.table, problem.column, problem.row) == ("organizations", "country", None)
+    assert (problem.table, problem.column, problem.row) == ("organizations", "name", None)
     assert report.fatal
 
 

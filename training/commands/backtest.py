@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from talentmap.cli_options import PolicyOption
+from talentmap.errors import reports_errors
 from talentmap.training.commands.options import DataDir, parse_day
 
 SCORER_LABELS = {
@@ -20,6 +22,7 @@ SCORER_LABELS = {
 SHOWN_METRICS = ("auc_roc", "auc_pr", "precision@100", "lift@100", "ndcg@100", "brier", "ece")
 
 
+@reports_errors
 def backtest_command(
     data: DataDir,
     as_of: Annotated[
@@ -47,6 +50,7 @@ def backtest_command(
             help="Label horizon in months (default: the configured one, 24).",
         ),
     ] = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Backtest the promise model at one date against the two baselines."""
     from talentmap.lake import LakeError
@@ -55,7 +59,7 @@ def backtest_command(
 
     day = parse_day(as_of)
     console = Console()
-    settings = get_settings()
+    settings = get_settings().with_policy(policy)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from talentmap.cli_options import PolicyOption
 from talentmap.settings import get_settings
 
 console = Console()
@@ -21,6 +22,7 @@ def retrain_command(
     force: Annotated[
         bool, typer.Option(help="Retrain even if the champion already matches the data.")
     ] = False,
+    policy: PolicyOption = None,
 ) -> None:
     """The whole chain: ingest, validate, build, materialize, train, evaluate, promote gate.
 
@@ -29,7 +31,7 @@ def retrain_command(
     """
     from talentmap.training.pipeline.retrain import RetrainBusyError, RetrainError, retrain
 
-    settings = get_settings()
+    settings = get_settings().with_policy(policy)
     data_dir = data or settings.path(settings.retrain.data_dir)
     try:
         with console.status("[bold]Retraining…") as status:

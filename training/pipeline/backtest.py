@@ -146,7 +146,7 @@ class BacktestResult:
 
 def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
     """Ingest ``data_dir`` into the settings' lake (no-op if already there) and load it."""
-    result = ingest(Path(data_dir), settings.lake_dir)
+    result = ingest(Path(data_dir), settings.lake_dir, policy=settings.lake.policy)
     lake = Lake(settings.lake_dir)
     tables = lake.load(result.snapshot_id)
     ref = lake.get(result.snapshot_id)
