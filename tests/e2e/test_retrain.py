@@ -87,7 +87,7 @@ def test_retrain_on_the_champions_snapshot_code_and_config_is_a_no_op(
         commit = client.get_run(champion.run_id).data.tags["git.commit"]
     # The champion was trained from this checkout; pretend it is clean and at that commit.
     monkeypatch.setattr(
-        "talentmap.training.provenance.git_state",
+        "talentmap.training.tracking.provenance.git_state",
         lambda where=None: GitState(commit=commit, dirty=False),
     )
     outcome = retrain(trained, small_world)

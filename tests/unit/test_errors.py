@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from talentmap.commands import data as data_commands
+from talentmap.app.cli import app as talentmap_app
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.errors import (
     ExitCode,
@@ -83,8 +83,7 @@ def test_data_commands_show_the_report_then_one_error_line(tmp_path: Path) -> No
     tables = sample_tables()
     tables["funding_rounds"].loc[0, "round_type"] = "series_z"
     bad = write_dataset(tmp_path / "bad", tables, dataset=sample_dataset_info())
-    app = typer.Typer()
-    data_commands.register(app)
+    app = talentmap_app
     for args in (["validate", str(bad)], ["ingest", str(bad), "--lake", str(tmp_path / "lake")]):
         done = CliRunner().invoke(app, [*args, "--policy", "strict"], env={"COLUMNS": "200"})
         assert done.exit_code == 65, done.output

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from talentmap.app.cli import app as talentmap_app
 from talentmap.contract_sample import write_sample_dataset
 from talentmap.errors import UserDataError
 from talentmap.settings import Settings
-from talentmap.training import cli as backtest_cli
-from talentmap.training import cli_retrain
 
 
 class StopAfterIngestError(UserDataError):
@@ -39,12 +37,10 @@ def test_policy_option_reaches_ingest(
 
     # The configured policy is the default; --policy overrides it for this run only.
     configured = Settings(home=tmp_path / "home", lake={"policy": "quarantine"})
-    monkeypatch.setattr("talentmap.training.backtest.ingest", fake_ingest)
+    monkeypatch.setattr("talentmap.training.pipeline.backtest.ingest", fake_ingest)
     monkeypatch.setattr("talentmap.settings.get_settings", lambda: configured)
-    monkeypatch.setattr(cli_retrain, "get_settings", lambda: configured)
-    app = typer.Typer()
-    backtest_cli.register(app)
-    cli_retrain.register(app)
+    monkeypatch.setattr("talentmap.training.commands.retrain.get_settings", lambda: configured)
+    app = talentmap_app
     data = write_sample_dataset(tmp_path / "data")
     args = ["--data", str(data)]
     if command == "backtest":

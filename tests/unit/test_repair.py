@@ -20,7 +20,7 @@ import typer
 from typer.testing import CliRunner
 
 from talentmap import contract
-from talentmap.commands import data as data_commands
+from talentmap.app.cli import app as talentmap_app
 from talentmap.contract_sample import sample_dataset_info, sample_tables, write_dataset
 from talentmap.ingest import InvalidSnapshotError, ingest
 from talentmap.lake import CorruptSnapshotError, Lake, snapshot_identity
@@ -368,8 +368,7 @@ def test_policy_resolution() -> None:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    data_commands.register(app)
+    app = talentmap_app
     return app
 
 

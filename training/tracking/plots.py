@@ -122,7 +122,7 @@ def lift_chart(
 def metrics_by_group(table: pd.DataFrame, title: str, scorer: str = "model") -> Figure:
     """Left: AUC-PR per group and scorer. Right: the model's selection in the top k.
 
-    ``table`` is ``talentmap.training.audit.group_metrics`` output. The right panel puts
+    ``table`` is ``talentmap.training.evaluation.fairness_audit.group_metrics`` output. The right panel puts
     each group's share of the top-k shortlist next to its share of the positives: a
     group whose bar falls well short of its dot is under-selected.
     """
@@ -158,7 +158,7 @@ def metrics_by_group(table: pd.DataFrame, title: str, scorer: str = "model") -> 
 def fairness_ratios(audit: Mapping[str, pd.DataFrame], k: int, four_fifths: float = 0.8) -> Figure:
     """Per audit dimension: each group's selection ratio in the top k (bars) and exposure ratio.
 
-    ``audit`` is ``talentmap.training.fairness.fairness_audit`` output. Bars under the
+    ``audit`` is ``talentmap.training.evaluation.fairness.fairness_audit`` output. Bars under the
     four-fifths line are drawn in red; hatched bars are small (noisy) groups; the
     reference group's bar is 1 by construction.
     """
