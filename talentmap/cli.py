@@ -13,6 +13,7 @@ from talentmap.commands import demo as demo_commands
 from talentmap.commands import generate as generate_commands
 from talentmap.commands import privacy as privacy_commands
 from talentmap.features import cli as feature_commands
+from talentmap.importers.command import import_source
 from talentmap.serving import cli as serving_commands
 from talentmap.training import cli as training_commands
 from talentmap.training import cli_mlflow as mlflow_commands
@@ -38,6 +39,7 @@ serving_commands.register(app)
 privacy_commands.register(app)
 demo_commands.register(app)
 app.add_typer(feature_commands.app, name="features")
+app.command("import")(import_source)
 
 
 if __name__ == "__main__":  # pragma: no cover
