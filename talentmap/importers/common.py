@@ -119,7 +119,7 @@ def finish(imported: Imported, options: ImportOptions, report: ImportReport) -> 
         dataset["snapshot_date"] = snapshot.isoformat()
     tables = {table: to_output(table, df) for table, df in frames.items()}
     for table, df in frames.items():
-        stubs = int(df[SRC].str.startswith("_").sum())
+        stubs = int(df[SRC].str.startswith("_stub").sum())
         if stubs:
             report.note(f"{table}: {stubs:,} row(s) made from references only ({df[SRC].iloc[0]})")
     report.written = write_output(options.out, tables, dataset)

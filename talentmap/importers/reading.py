@@ -39,9 +39,13 @@ def no_progress(label: str, total: int) -> Tick:
 
 
 def find_files(
-    src: Path, names: Sequence[str], prefixes: Sequence[str] = ("",)
+    src: Path,
+    names: Sequence[str],
+    prefixes: Sequence[str] = ("",),
+    suffixes: Sequence[str] = ("",),
 ) -> tuple[dict[str, Path], list[str]]:
-    """Source files by table name (case-insensitive, optional prefixes); plus unused files."""
+    """Source files by table name (case-insensitive, optional prefixes and suffixes such as
+    SIRENE's ``_utf8``); plus the files left unused."""
     if not src.is_dir():
         raise SourceError(f"{src} is not a directory")
     candidates: dict[str, list[Path]] = {}
@@ -54,7 +58,12 @@ def find_files(
     found: dict[str, Path] = {}
     used: set[Path] = set()
     for name in names:
-        matches = [p for prefix in prefixes for p in candidates.get(f"{prefix}{name}".lower(), [])]
+        matches = [
+            p
+            for prefix in prefixes
+            for suffix in suffixes
+            for p in candidates.get(f"{prefix}{name}{suffix}".lower(), [])
+        ]
         if len(matches) > 1:
             listed = ", ".join(p.name for p in matches)
             raise SourceError(f"table {name} has several files ({listed}); keep exactly one")
