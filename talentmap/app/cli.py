@@ -17,6 +17,7 @@ from talentmap.app.commands.generate import generate
 from talentmap.app.commands.retention import retention_apply_command
 from talentmap.app.commands.stop import stop
 from talentmap.features import cli as features_cli
+from talentmap.importers.command import import_source
 from talentmap.serving import cli as serving_cli
 from talentmap.training import cli as training_cli
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 
 app.command("generate", rich_help_panel=DATA)(generate)
+app.command("import", rich_help_panel=DATA)(import_source)
 app.command("validate", rich_help_panel=DATA)(validate_command)
 app.command("ingest", rich_help_panel=DATA)(ingest_command)
 app.add_typer(features_cli.app, name="features", rich_help_panel=DATA)
