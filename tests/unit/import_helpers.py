@@ -67,7 +67,7 @@ def assert_no_snapshot_fields(out: Path) -> None:
 
 
 def assert_only_expected_rejections(report: dict, allowed: dict[str, int]) -> None:
-    """The validator rejects nothing but the rows the fixture makes unknown on purpose."""
+    """The validator rejects exactly ``allowed`` (by rule): unknown values are legal."""
     validation = report["validation"]
     assert validation is not None
     assert validation["problems_by_rule"] == allowed, validation["examples"]
