@@ -34,9 +34,20 @@ class PromiseRules(BaseModel):
         ge=1,
         le=50,
         description=(
-            "A candidate at t was founded within this many years before t: "
-            "t - max_age_years < founded_on <= t. Without a founding date, its first "
-            "funding round must fall in that window instead."
+            "A candidate at t is younger than this: t - max_age_years < its age anchor "
+            "<= t. The anchor is the founding date when it is on or before t, else (with "
+            "age_fallback) the first dated event on or before t."
+        ),
+    )
+    age_fallback: bool = Field(
+        True,
+        description=(
+            "Without a founding date known at t (missing, or after t while the company "
+            "already has dated events on or before t), count its age from its first dated "
+            "event: a round, programme, headcount observation, job posting, founder role "
+            "start, own publication or exit. Applies to the candidate rule and to the "
+            "company_age_days feature alike. Off: such a company's age is unknown and it "
+            "is never a candidate."
         ),
     )
     horizon_months: int = Field(
