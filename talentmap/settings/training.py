@@ -111,6 +111,42 @@ class TrainingConfig(BaseModel):
         le=24,
         description="Spacing of the training as-of dates, in months (3 = quarterly).",
     )
+    history_years: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description=(
+            "History window: the training as-of dates span at most this many years, "
+            "ending at the latest date whose label window closes by --as-of "
+            "(as_of - horizon). Older dates are never used, however far back the data go."
+        ),
+    )
+    min_candidates_per_date: int = Field(
+        30,
+        ge=1,
+        description=(
+            "A training as-of date with fewer candidates (covered label windows) is "
+            "dropped, and counted in metrics.json: a handful of rows at one date says "
+            "little and would skew the time split."
+        ),
+    )
+    min_positives_per_date: int = Field(
+        1,
+        ge=0,
+        description=(
+            "A training as-of date with fewer positive labels is dropped, and counted in "
+            "metrics.json (0 keeps dates without any positive)."
+        ),
+    )
+    min_positives_per_slice: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Each slice of the model's time split (train, valid and, when calibrating, "
+            "calib) needs at least this many positives; otherwise training stops with a "
+            "one-line message and exit code 65 (unusable data)."
+        ),
+    )
 
 
 class RetrainConfig(BaseModel):
