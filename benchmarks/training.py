@@ -116,14 +116,13 @@ def prepare(
     from talentmap.generate.world import generate_world
     from talentmap.settings import Settings
     from talentmap.training.pipeline.backtest import (
-        assemble_training_rows,
         build_features,
         load_snapshot,
         retrieve_features,
-        training_dates,
     )
     from talentmap.training.pipeline.candidates import CANDIDATE, candidate_status
     from talentmap.training.pipeline.labels import label, label_window_end
+    from talentmap.training.pipeline.rows import select_training_rows
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -145,10 +144,7 @@ def prepare(
         raise SystemExit(f"the snapshot ({snapshot.snapshot_date}) does not cover {when.date()}")
     store = build_features(settings, snapshot)
     lap("build features")
-    dates = training_dates(
-        snapshot.tables, when, rules.horizon_months, settings.training.as_of_every_months
-    )
-    training = assemble_training_rows(snapshot.tables, dates, rules, cutoff=when)
+    training = select_training_rows(snapshot.tables, when, rules, settings.training)
     status = candidate_status(snapshot.tables, [when], rules)
     heldout = status.loc[status["status"] == CANDIDATE, ["org_id", "as_of"]]
     heldout = heldout.reset_index(drop=True)

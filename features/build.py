@@ -56,13 +56,17 @@ def finalize(frame: pd.DataFrame, family: str, snapshot: pd.Timestamp) -> pd.Dat
 
 
 def build_feature_tables(
-    tables: dict[str, pd.DataFrame], snapshot_date: date
+    tables: dict[str, pd.DataFrame], snapshot_date: date, *, age_fallback: bool = True
 ) -> dict[str, pd.DataFrame]:
-    """One event-driven feature table per family (see ``catalog.FAMILIES``)."""
+    """One event-driven feature table per family (see ``catalog.FAMILIES``).
+
+    ``age_fallback`` must be the candidate rule's (``PromiseRules.age_fallback``), so that
+    the company age the model reads is the age the candidate filter judged.
+    """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise ValueError(f"required tables missing: {', '.join(missing)}")
-    prepared = prepare(tables, snapshot_date)
+    prepared = prepare(tables, snapshot_date, age_fallback=age_fallback)
     return {
         family: finalize(builder(prepared), family, prepared.snapshot)
         for family, builder in BUILDERS.items()

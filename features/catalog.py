@@ -130,9 +130,12 @@ FAMILIES: dict[str, Family] = {
             name="profile",
             key=ORG_KEY,
             strings=("sector", "region", "country"),
-            numeric=("founded_day", "is_closed"),
-            not_in_model=("founded_day", "is_closed"),
-            description="Static attributes, the founding date once reached, closure.",
+            numeric=("founded_day", "age_anchor_day", "is_closed"),
+            not_in_model=("founded_day", "age_anchor_day", "is_closed"),
+            description=(
+                "Static attributes, the founding date once reached, the age anchor "
+                "(founding date, else first dated event), closure."
+            ),
         ),
         Family(
             name="funding",
@@ -276,7 +279,7 @@ ON_DEMAND_FAMILIES: dict[str, OnDemandFamily] = {
         OnDemandFamily(
             name="timing",
             inputs=(
-                ("profile", ("founded_day",)),
+                ("profile", ("age_anchor_day",)),
                 ("funding", ("first_round_day", "last_round_day")),
                 ("programs", ("first_program_day", "last_program_start_day")),
             ),

@@ -11,6 +11,7 @@ from datetime import date
 
 import pandas as pd
 
+from talentmap.features.age import first_event_on
 from talentmap.features.events import DAY, to_day
 
 # Date columns read per table; the first one is the table's own event date.
@@ -30,8 +31,10 @@ class Prepared:
 
     tables: dict[str, pd.DataFrame]
     snapshot: pd.Timestamp
-    orgs: pd.DataFrame  # org_id, founded, first_seen, closed, start
+    orgs: pd.DataFrame  # org_id, founded, first_seen, closed, first_round, first_event, start
     roles: pd.DataFrame | None  # person_id, org_id, role, start, end (effective dates)
+    # Company age falls back on the first dated event (``talentmap.features.age``).
+    age_fallback: bool = True
 
     def has(self, *names: str) -> bool:
         return all(n in self.tables for n in names)
@@ -46,8 +49,10 @@ def _col(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(pd.NaT, index=frame.index, dtype="M8[ns]")
 
 
-def prepare(tables: dict[str, pd.DataFrame], snapshot_date: date) -> Prepared:
-    """Normalise dates and derive each organisation's first known day."""
+def prepare(
+    tables: dict[str, pd.DataFrame], snapshot_date: date, *, age_fallback: bool = True
+) -> Prepared:
+    """Normalise dates and derive each organisation's first known day and first event."""
     organizations = tables["organizations"]
     orgs = pd.DataFrame(
         {
@@ -64,6 +69,7 @@ def prepare(tables: dict[str, pd.DataFrame], snapshot_date: date) -> Prepared:
         .min()
     )
     orgs["first_round"] = orgs["org_id"].map(first_round)
+    orgs["first_event"] = first_event_on(tables).to_numpy(dtype="datetime64[ns]")
 
     roles = None
     if "roles" in tables:
@@ -102,7 +108,9 @@ def prepare(tables: dict[str, pd.DataFrame], snapshot_date: date) -> Prepared:
     earliest = pd.concat(candidates).groupby(level=0).min()
     snapshot = pd.Timestamp(snapshot_date).normalize()
     orgs["start"] = orgs["org_id"].map(earliest).fillna(snapshot).astype("M8[ns]")
-    return Prepared(tables=tables, snapshot=snapshot, orgs=orgs, roles=roles)
+    return Prepared(
+        tables=tables, snapshot=snapshot, orgs=orgs, roles=roles, age_fallback=age_fallback
+    )
 
 
 def org_start_rows(p: Prepared) -> pd.DataFrame:

@@ -28,7 +28,9 @@ def timing_udf(inputs: pd.DataFrame) -> pd.DataFrame:
         return (as_of_day - pd.to_numeric(inputs[column], errors="coerce")).astype("float64")
 
     out = pd.DataFrame(index=inputs.index)
-    out["company_age_days"] = since("founded_day")
+    # The age anchor is the founding date once known, else the first dated event
+    # (talentmap.features.age): the same rule as the candidate filter's age window.
+    out["company_age_days"] = since("age_anchor_day")
     out["days_since_first_round"] = since("first_round_day")
     out["days_since_last_round"] = since("last_round_day")
     out["days_since_first_program"] = since("first_program_day")

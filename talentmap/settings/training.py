@@ -34,9 +34,20 @@ class PromiseRules(BaseModel):
         ge=1,
         le=50,
         description=(
-            "A candidate at t was founded within this many years before t: "
-            "t - max_age_years < founded_on <= t. Without a founding date, its first "
-            "funding round must fall in that window instead."
+            "A candidate at t is younger than this: t - max_age_years < its age anchor "
+            "<= t. The anchor is the founding date when it is on or before t, else (with "
+            "age_fallback) the first dated event on or before t."
+        ),
+    )
+    age_fallback: bool = Field(
+        True,
+        description=(
+            "Without a founding date known at t (missing, or after t while the company "
+            "already has dated events on or before t), count its age from its first dated "
+            "event: a round, programme, headcount observation, job posting, founder role "
+            "start, own publication or exit. Applies to the candidate rule and to the "
+            "company_age_days feature alike. Off: such a company's age is unknown and it "
+            "is never a candidate."
         ),
     )
     horizon_months: int = Field(
@@ -99,6 +110,42 @@ class TrainingConfig(BaseModel):
         ge=1,
         le=24,
         description="Spacing of the training as-of dates, in months (3 = quarterly).",
+    )
+    history_years: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description=(
+            "History window: the training as-of dates span at most this many years, "
+            "ending at the latest date whose label window closes by --as-of "
+            "(as_of - horizon). Older dates are never used, however far back the data go."
+        ),
+    )
+    min_candidates_per_date: int = Field(
+        30,
+        ge=1,
+        description=(
+            "A training as-of date with fewer candidates (covered label windows) is "
+            "dropped, and counted in metrics.json: a handful of rows at one date says "
+            "little and would skew the time split."
+        ),
+    )
+    min_positives_per_date: int = Field(
+        1,
+        ge=0,
+        description=(
+            "A training as-of date with fewer positive labels is dropped, and counted in "
+            "metrics.json (0 keeps dates without any positive)."
+        ),
+    )
+    min_positives_per_slice: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Each slice of the model's time split (train, valid and, when calibrating, "
+            "calib) needs at least this many positives; otherwise training stops with a "
+            "one-line message and exit code 65 (unusable data)."
+        ),
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from talentmap.features.age import FIRST_EVENTS, age_anchor, first_event_on
 from talentmap.generate.world import generate_world
 from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
@@ -40,10 +42,26 @@ def _settings(home: Path, require_visibility: bool) -> Settings:
 
 
 def _late_seen(world: Path) -> set[str]:
-    """Young companies founded before t but first recorded by the source after t."""
+    """Young companies at t (issue 13's age rule) first recorded by the source after t.
+
+    Young: founded within 5 years before t or, for a founding date after t of a company
+    with dated events by t (here: founders who start before the founding day), first
+    event within those 5 years.
+    """
     orgs = pd.read_csv(world / "organizations.csv", parse_dates=["founded_on", "first_seen_on"])
+    tables = {"organizations": orgs}
+    for table, column in FIRST_EVENTS:
+        tables[table] = pd.read_csv(world / f"{table}.csv", parse_dates=[column])
     t = pd.Timestamp(AS_OF)
-    young = orgs["founded_on"].le(t) & orgs["founded_on"].gt(t - pd.DateOffset(years=5))
+    anchor, _ = age_anchor(
+        orgs["founded_on"].to_numpy("datetime64[ns]"),
+        first_event_on(tables).to_numpy("datetime64[ns]"),
+        np.datetime64(t, "ns"),
+        fallback=True,
+    )
+    young = (anchor <= np.datetime64(t, "ns")) & (
+        anchor > np.datetime64(t - pd.DateOffset(years=5), "ns")
+    )
     alive = orgs["closed_on"].isna() | (pd.to_datetime(orgs["closed_on"]) > t)
     late = orgs["first_seen_on"].gt(t)
     return set(orgs.loc[young & alive & late, "org_id"])

@@ -10,14 +10,13 @@ import pytest
 
 from talentmap.settings.training import PromiseRules
 from talentmap.training.pipeline.backtest import (
-    assemble_training_rows,
     categorical_names,
     evaluate,
     feature_names,
     score_candidates,
-    training_dates,
 )
 from talentmap.training.pipeline.labels import label_window_end
+from talentmap.training.pipeline.rows import assemble_training_rows, training_dates
 
 AS_OF = pd.Timestamp("2023-06-30")
 

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.toy_world import messy_founding_dates, random_world
 
+from talentmap.features.pit_check import alter_after, truncate_after
 from talentmap.settings.training import PromiseRules, TrainingConfig
 from talentmap.training.pipeline.candidates import (
     EXCLUSION_REASONS,
@@ -155,6 +157,85 @@ def test_unknown_founding_date_falls_back_on_the_first_round() -> None:
         "first_after_t": "age_unknown",
         "no_round": "age_unknown",
     }
+
+
+def test_founding_date_after_t_is_unknown_for_a_company_already_on_record() -> None:
+    # Issue 13: real exports hold rounds dated before a founding date corrected later.
+    postings = typed([{"org_id": "posted", "posted_on": "2019-02-01"}], ["org_id", "posted_on"])
+    tables = world(
+        [
+            org("raised", T + DAY),  # raised before its (later corrected) founding date
+            org("posted", T + DAY),  # a job posting before it, no round at all
+            org("silent", T + DAY),  # nothing on record by t: simply not founded yet
+            org("old_round", T + DAY),  # on record by t, but its first round is too old
+        ],
+        [rnd("raised", EARLY), rnd("old_round", "2015-06-30")],
+        job_postings=postings,
+    )
+    assert status_at(tables) == {
+        "raised": "candidate",
+        "posted": "candidate",
+        "silent": "not_yet_founded",
+        "old_round": "too_old",
+    }
+    frame = candidate_status(tables, T)
+    assert dict(zip(frame["org_id"], frame["age_fallback"], strict=True)) == {
+        "raised": True,
+        "posted": True,
+        "silent": False,
+        "old_round": True,
+    }
+    # Without the fallback the age of a company on record is unknown until its founding.
+    off = status_at(tables, PromiseRules(age_fallback=False))
+    assert off == {
+        "raised": "age_unknown",
+        "posted": "age_unknown",
+        "silent": "not_yet_founded",
+        "old_round": "age_unknown",
+    }
+
+
+def test_unknown_founding_date_falls_back_on_any_first_dated_event() -> None:
+    programs = typed(
+        [{"org_id": "incubated", "program_id": "p", "started_on": "2016-01-01"}],
+        ["org_id", "program_id", "started_on"],
+    )
+    tables = world(
+        [org("incubated"), org("late_round")],
+        [rnd("incubated", "2019-01-01"), rnd("late_round", "2019-01-01")],
+        programs=programs,
+    )
+    # incubated's programme (2016) anchors its age, not its later round: it is too old
+    # for a 3-year window where the round alone would have made it young.
+    three = PromiseRules(max_age_years=3)
+    assert status_at(tables, three) == {"incubated": "too_old", "late_round": "candidate"}
+    assert status_at(tables, three.model_copy(update={"age_fallback": False})) == {
+        "incubated": "age_unknown",
+        "late_round": "age_unknown",
+    }
+
+
+@pytest.mark.parametrize("age_fallback", [True, False])
+def test_candidates_at_t_ignore_the_future_in_a_messy_world(age_fallback: bool) -> None:
+    """Deleting or rewriting every event after t (founding dates after t included) leaves
+    the candidates at t, and which of them are aged by the fallback, unchanged."""
+    rules = PromiseRules(age_fallback=age_fallback)
+    full = messy_founding_dates(random_world(120, 41), seed=41)
+
+    def picked(tables: dict[str, pd.DataFrame], t: pd.Timestamp) -> pd.DataFrame:
+        status = candidate_status(tables, [t - pd.Timedelta(days=90), t], rules)
+        chosen = status.loc[status["status"] == "candidate", ["org_id", "as_of", "age_fallback"]]
+        return chosen.sort_values(["as_of", "org_id"]).reset_index(drop=True)
+
+    rng = np.random.default_rng(41)
+    fallbacks = 0
+    for t in [pd.Timestamp("2015-06-30"), pd.Timestamp("2019-03-31"), pd.Timestamp("2022-12-31")]:
+        expected = picked(full, t)
+        assert len(expected) >= 5
+        fallbacks += int(expected["age_fallback"].sum())
+        pd.testing.assert_frame_equal(picked(truncate_after(full, t.date()), t), expected)
+        pd.testing.assert_frame_equal(picked(alter_after(full, t.date(), rng), t), expected)
+    assert (fallbacks > 0) == age_fallback
 
 
 def test_max_age_is_configurable() -> None:
@@ -435,9 +516,11 @@ def test_matches_a_row_by_row_reading_of_the_rule_on_a_random_world() -> None:
         for _, row in o.iterrows():
             mine = r[r["org_id"] == row["org_id"]]
             before = mine[mine["announced_on"] <= t]
-            born = row["founded_on"]
-            if pd.isna(born):
-                born = mine["announced_on"].min()
+            # The founding date if known at t; else (missing, or after t while the
+            # company already raised) the first round, if on or before t.
+            born, first = row["founded_on"], mine["announced_on"].min()
+            if pd.isna(born) or born > t:
+                born = first if pd.notna(first) and first <= t else pd.NaT
             if pd.isna(born) or not (t - pd.DateOffset(years=5) < born <= t):
                 continue
             if pd.notna(row["closed_on"]) and row["closed_on"] <= t:

@@ -58,6 +58,7 @@ EXPECTED_VIEWS = {
             "region: STRING",
             "country: STRING",
             "founded_day: FLOAT64",
+            "age_anchor_day: FLOAT64",
             "is_closed: FLOAT64",
         ],
         "source": {
@@ -68,7 +69,10 @@ EXPECTED_VIEWS = {
             "description": "Event-driven table of the profile family.",
         },
         "online": True,
-        "description": "Static attributes, the founding date once reached, closure.",
+        "description": (
+            "Static attributes, the founding date once reached, the age anchor "
+            "(founding date, else first dated event), closure."
+        ),
         "tags": {"family": "profile"},
     },
     "funding": {
@@ -240,7 +244,7 @@ EXPECTED_VIEWS = {
 EXPECTED_ON_DEMAND = {
     "timing": {
         "sources": {
-            "profile": ["founded_day: FLOAT64"],
+            "profile": ["age_anchor_day: FLOAT64"],
             "funding": ["first_round_day: FLOAT64", "last_round_day: FLOAT64"],
             "programs": ["first_program_day: FLOAT64", "last_program_start_day: FLOAT64"],
             "as_of_request": {

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fixtures.toy_world import random_world
+from fixtures.toy_world import messy_founding_dates, random_world
 
 from talentmap.features import store
+from talentmap.features.age import first_event_on
 from talentmap.features.asof_reference import asof_join_duckdb
 from talentmap.features.build import build_feature_tables
 from talentmap.features.pit_check import alter_after, truncate_after
@@ -39,6 +40,26 @@ def test_feast_features_at_t_ignore_the_future(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(deleted, expected)
         altered = historical(tmp_path / f"alt{i}", alter_after(world, t.date(), rng), entity)
         pd.testing.assert_frame_equal(altered, expected)
+
+
+def test_feast_ages_at_t_ignore_corrected_founding_dates(tmp_path: Path) -> None:
+    """Issue 13 through Feast: founding dates missing, or corrected to after the first
+    events. The age at t falls back on the first event for a company on the record at t
+    whose founding date lies after t, and no later fact moves any feature at t."""
+    world = messy_founding_dates(random_world(40, 23), seed=23)
+    t = pd.Timestamp("2018-06-30")
+    founded = world["organizations"].set_index("org_id")["founded_on"]
+    corrected = (founded > t) & (first_event_on(world) <= t)
+    assert corrected.sum() >= 2, "the messy world must exercise the rule at t"
+    entity = pd.DataFrame({"org_id": world["organizations"]["org_id"], "as_of": t.date()})
+    expected = historical(tmp_path / "full", world, entity)
+    age = expected.set_index("org_id").loc[corrected[corrected].index, "company_age_days"]
+    assert (age > 0).all()
+    deleted = historical(tmp_path / "del", truncate_after(world, t.date()), entity)
+    pd.testing.assert_frame_equal(deleted, expected)
+    rng = np.random.default_rng(23)
+    altered = historical(tmp_path / "alt", alter_after(world, t.date(), rng), entity)
+    pd.testing.assert_frame_equal(altered, expected)
 
 
 def test_feast_matches_the_duckdb_asof_reference(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures.toy_world import random_world
+from fixtures.toy_world import messy_founding_dates, random_world
 
+from talentmap.features.age import first_event_on
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.pit_check import alter_after, truncate_after
@@ -21,8 +22,10 @@ from talentmap.features.pit_check import alter_after, truncate_after
 SNAPSHOT = date(2025, 12, 31)
 
 
-def features_at(world: dict[str, pd.DataFrame], days: list[pd.Timestamp]) -> pd.DataFrame:
-    tables = build_feature_tables(world, SNAPSHOT)
+def features_at(
+    world: dict[str, pd.DataFrame], days: list[pd.Timestamp], age_fallback: bool = True
+) -> pd.DataFrame:
+    tables = build_feature_tables(world, SNAPSHOT, age_fallback=age_fallback)
     orgs = world["organizations"]["org_id"].tolist()
     entity = pd.DataFrame({"org_id": orgs * len(days), "as_of": [d for d in days for _ in orgs]})
     return asof_join_frames(entity, tables)
@@ -39,6 +42,31 @@ def test_future_events_never_change_features_at_t(seed: int) -> None:
         deleted = features_at(truncate_after(world, t.date()), days)
         pd.testing.assert_frame_equal(deleted, expected, obj=f"deleted after {t.date()}")
         altered = features_at(alter_after(world, t.date(), rng), days)
+        pd.testing.assert_frame_equal(altered, expected, obj=f"altered after {t.date()}")
+
+
+@pytest.mark.parametrize("age_fallback", [True, False])
+def test_messy_founding_dates_never_let_the_future_in(age_fallback: bool) -> None:
+    """Issue 13: missing founding dates and founding dates corrected to after the first
+    events. At t, a founding date after t of a company already on the record is unknown
+    (the age falls back on its first event); deleting or rewriting the future, founding
+    dates included, must leave every feature at t unchanged."""
+    rng = np.random.default_rng(11)
+    world = messy_founding_dates(random_world(80, 11), seed=11)
+    founded = world["organizations"].set_index("org_id")["founded_on"]
+    first = first_event_on(world)
+    for t in [pd.Timestamp("2015-03-31"), pd.Timestamp("2018-09-30"), pd.Timestamp("2021-12-31")]:
+        # Not vacuous: some companies are on the record at t with a founding date after t.
+        corrected = (founded > t) & (first <= t)
+        assert corrected.sum() >= 3, t
+        days = [t - pd.Timedelta(days=200), t]
+        expected = features_at(world, days, age_fallback)
+        at_t = expected[expected["as_of"] == t.tz_localize("UTC")].set_index("org_id")
+        age = at_t.loc[corrected[corrected].index, "company_age_days"]
+        assert age.notna().all() if age_fallback else age.isna().all()
+        deleted = features_at(truncate_after(world, t.date()), days, age_fallback)
+        pd.testing.assert_frame_equal(deleted, expected, obj=f"deleted after {t.date()}")
+        altered = features_at(alter_after(world, t.date(), rng), days, age_fallback)
         pd.testing.assert_frame_equal(altered, expected, obj=f"altered after {t.date()}")
 
 

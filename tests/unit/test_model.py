@@ -130,6 +130,43 @@ def test_purge_drops_dates_between_slices() -> None:
         time_split(as_of[:3], 0.2, 0.2, purge_dates=1)
 
 
+def test_split_holds_the_row_fractions_on_date_boundaries() -> None:
+    """Issue 13: rows pile up in recent dates, so the slices are cut by rows, each boundary
+    on the date boundary nearest its target, never inside a date and never at random."""
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        n_dates = int(rng.integers(8, 60))
+        growth = np.linspace(1.0, rng.uniform(1.0, 25.0), n_dates)
+        counts = (rng.integers(1, 40, n_dates) * growth).astype(int) + 1
+        dates = pd.date_range("2010-03-31", periods=n_dates, freq="QE")
+        # Shuffled rows: the split must depend on the dates only, not on the row order.
+        as_of = pd.Series(np.repeat(dates, counts)).sample(frac=1.0, random_state=trial)
+        valid_fraction, calib_fraction = rng.choice([0.1, 0.2, 0.25]), rng.choice([0.1, 0.2])
+        split = time_split(as_of, valid_fraction, calib_fraction)
+        slices = pd.Series(split.assign(as_of), index=as_of.index)
+        assert (slices.groupby(as_of).nunique() == 1).all(), "a date was split across slices"
+        assert max(split.train) < min(split.valid) and max(split.valid) < min(split.calib)
+        assert set(split.train + split.valid + split.calib) == set(dates)
+        share = slices.value_counts(normalize=True)
+        # Tolerance: a boundary misses its target by at most half the rows of one date,
+        # unless a single date already holds more than the target (a slice gets one date).
+        tolerance = counts.max() / counts.sum() / 2 + 1e-12
+        for name, target in ((CALIB, calib_fraction), (VALID, valid_fraction)):
+            one_big_date = len(getattr(split, name)) == 1 and share[name] > target
+            assert abs(share[name] - target) <= tolerance or one_big_date, (trial, share)
+
+
+def test_split_by_rows_gives_the_train_slice_its_share_where_dates_pile_up() -> None:
+    # 38 quarterly dates growing from 100 to 2,500 rows, as on the generated worlds: cut
+    # by counts of dates, training got the oldest 60% of the dates but only ~38% of rows.
+    dates = pd.date_range("2012-03-31", periods=38, freq="QE")
+    as_of = pd.Series(np.repeat(dates, np.linspace(100, 2500, 38).astype(int)))
+    share = pd.Series(time_split(as_of, 0.2, 0.2).assign(as_of)).value_counts(normalize=True)
+    assert share[TRAIN] == pytest.approx(0.6, abs=0.03)
+    assert share[VALID] == pytest.approx(0.2, abs=0.03)
+    assert share[CALIB] == pytest.approx(0.2, abs=0.03)
+
+
 def test_probabilities_are_calibrated_on_the_later_slice(rows, fit_mask) -> None:
     x, y, as_of = rows
     model = PromiseModel(CONFIG.model_copy(update={"scale_pos_weight": "auto"})).fit(

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from talentmap.cli_options import PolicyOption
-from talentmap.errors import reports_errors
+from talentmap.training.commands.failures import Debug, reported
 from talentmap.training.commands.options import DataDir, parse_day
 
 SCORER_LABELS = {
@@ -22,7 +22,6 @@ SCORER_LABELS = {
 SHOWN_METRICS = ("auc_roc", "auc_pr", "precision@100", "lift@100", "ndcg@100", "brier", "ece")
 
 
-@reports_errors
 def backtest_command(
     data: DataDir,
     as_of: Annotated[
@@ -51,34 +50,37 @@ def backtest_command(
         ),
     ] = None,
     policy: PolicyOption = None,
+    debug: Debug = False,
 ) -> None:
-    """Backtest the promise model at one date against the two baselines."""
-    from talentmap.lake import LakeError
+    """Backtest the promise model at one date against the two baselines.
+
+    Exit codes: 0 done, 1 refused (e.g. --as-of after the snapshot, a corrupt lake file),
+    65 unusable data (too few rows or positives; the message says what to change),
+    70 internal error.
+    """
     from talentmap.settings import get_settings
-    from talentmap.training.pipeline.backtest import BacktestError, run_backtest
+    from talentmap.training.pipeline.backtest import run_backtest
 
     day = parse_day(as_of)
     console = Console()
     settings = get_settings().with_policy(policy)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    # The progress bar closes before the one-line failure is printed (outer block).
+    with (
+        reported("backtest", debug),
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         task = progress.add_task("Starting", total=None)
 
         def hook(done: int, total: int, description: str) -> None:
             progress.update(task, completed=done, total=total, description=description)
 
-        try:
-            result = run_backtest(settings, data, day, horizon_months, out, on_step=hook)
-        except (BacktestError, LakeError) as exc:
-            # LakeError: a stored file that fails its hash is named, never used (issue 5).
-            progress.stop()
-            console.print(f"[red]backtest refused:[/] {exc}")
-            raise typer.Exit(code=1) from exc
+        result = run_backtest(settings, data, day, horizon_months, out, on_step=hook)
     _print_summary(console, result.metrics)
     console.print(f"Predictions: {result.predictions_path}")
     console.print(f"Metrics:     {result.metrics_path}")

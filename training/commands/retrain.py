@@ -10,6 +10,7 @@ from rich.console import Console
 
 from talentmap.cli_options import PolicyOption
 from talentmap.settings import get_settings
+from talentmap.training.commands.failures import Debug, reported
 
 console = Console()
 
@@ -23,31 +24,27 @@ def retrain_command(
         bool, typer.Option(help="Retrain even if the champion already matches the data.")
     ] = False,
     policy: PolicyOption = None,
+    debug: Debug = False,
 ) -> None:
     """The whole chain: ingest, validate, build, materialize, train, evaluate, promote gate.
 
     Safe from cron: a lock prevents two runs at once, and a failed step leaves the
-    champion and the live feature store untouched (exit code 1, with the reason).
+    champion and the live feature store untouched. Exit codes: 0 done (or nothing to
+    do), 1 a step failed (the line names it), 65 unusable data (too few rows or
+    positives, or a directory that breaks the contract), 75 another retrain holds the
+    lock (cron may simply retry), 70 internal error.
     """
-    from talentmap.training.pipeline.retrain import RetrainBusyError, RetrainError, retrain
+    from talentmap.training.pipeline.retrain import retrain
 
     settings = get_settings().with_policy(policy)
     data_dir = data or settings.path(settings.retrain.data_dir)
-    try:
-        with console.status("[bold]Retraining…") as status:
-            outcome = retrain(
-                settings,
-                data_dir,
-                force=force,
-                on_step=lambda step: status.update(f"[bold]Retraining: {step}…"),
-            )
-    except RetrainBusyError as busy:
-        console.print(f"[yellow]{busy}[/]")
-        raise typer.Exit(75) from busy  # EX_TEMPFAIL: cron may simply retry
-    except RetrainError as failure:
-        console.print(f"[red]✗ {failure}[/]")
-        console.print("The champion and the live feature store are unchanged.")
-        raise typer.Exit(1) from failure
+    with reported("retrain", debug), console.status("[bold]Retraining…") as status:
+        outcome = retrain(
+            settings,
+            data_dir,
+            force=force,
+            on_step=lambda step: status.update(f"[bold]Retraining: {step}…"),
+        )
     if outcome.skipped:
         console.print(f"[green]✓[/] {outcome.reason}")
         return

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from talentmap.settings import get_settings
+from talentmap.training.commands.failures import Debug, reported
 
 console = Console()
 
@@ -18,13 +19,21 @@ def train_command(
     out: Annotated[
         Path | None, typer.Option(help="Where to write predictions.csv and metrics.json.")
     ] = None,
+    debug: Debug = False,
 ) -> None:
-    """Train on the latest fully labelled window, log to MLflow, register the challenger."""
+    """Train on the latest fully labelled window, log to MLflow, register the challenger.
+
+    Exit codes: 0 done, 1 refused (e.g. a corrupt lake file), 65 unusable data (too few
+    rows or positives; the message says what to change), 70 internal error.
+    """
     from talentmap.training.pipeline.train import train
 
     settings = get_settings()
     out_dir = out or settings.path(settings.retrain.runs_dir) / "manual"
-    with console.status("[bold]Training (ingest, features, backtest, MLflow)…"):
+    with (
+        reported("train", debug),
+        console.status("[bold]Training (ingest, features, backtest, MLflow)…"),
+    ):
         run = train(settings, data, out_dir)
     _print_training(run.logged.model_version, run.logged.run_id, run.backtest.metrics)
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from talentmap.training.commands.failures import Debug, reported
 from talentmap.training.commands.options import DataDir, parse_day
 
 if TYPE_CHECKING:
@@ -57,16 +58,18 @@ def tune_command(
             file_okay=False,
         ),
     ] = None,
+    debug: Debug = False,
 ) -> None:
     """Search LightGBM hyperparameters; log one MLflow run with a nested run per trial.
 
     Prints the best values as a TOML snippet for the training.model table of
     talentmap.toml. Nothing is registered or promoted: retrain with the snippet and let
-    the promotion gate decide.
+    the promotion gate decide. Exit codes: 0 done, 1 refused (the line says why), 65
+    unusable data, 70 internal error.
     """
     from talentmap.settings import get_settings
     from talentmap.settings.tune import TuneConfig
-    from talentmap.training.pipeline.tune import TuneError, write_recommendation
+    from talentmap.training.pipeline.tune import write_recommendation
     from talentmap.training.pipeline.tune_run import tune
 
     day = _parse_day(as_of)
@@ -79,13 +82,16 @@ def tune_command(
         overrides["timeout_minutes"] = timeout_minutes
     config = TuneConfig.model_validate({**settings.tune.model_dump(), **overrides})
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with (
+        reported("tune", debug),
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         preparing = progress.add_task("Starting", total=None)
         searching = progress.add_task("Trials", total=config.n_trials, visible=False)
         best: list[float] = []
@@ -104,12 +110,7 @@ def tune_command(
                 description=f"Trials (best AUC-PR {best[-1]:.4f})",
             )
 
-        try:
-            run = tune(settings, data, as_of=day, config=config, on_step=on_step, on_trial=on_trial)
-        except TuneError as exc:
-            progress.stop()
-            console.print(f"[red]tune refused:[/] {exc}")
-            raise typer.Exit(code=1) from exc
+        run = tune(settings, data, as_of=day, config=config, on_step=on_step, on_trial=on_trial)
     out_dir = out or settings.path(settings.retrain.runs_dir) / f"tune-{run.snapshot_id}"
     toml_path, json_path = write_recommendation(run.result, out_dir)
     _print_summary(console, run)

@@ -4,9 +4,9 @@ The pipeline is a chain of small steps with named inputs and outputs (Kedro styl
 that ``retrain`` and the MLflow run can reuse them one by one::
 
     load_snapshot        data dir, settings       -> Snapshot (id, date, typed tables)
+    select_training_rows tables, as_of, config    -> TrainingRows (``rows.py``: history
+                                                     window, per-date and per-slice minimums)
     build_features       Snapshot, settings       -> FeatureStore (tables written, applied)
-    training_dates       tables, as_of, H, every  -> quarterly dates, windows end <= as_of
-    assemble_training_rows  tables, dates, rules, cutoff -> TrainingRows (entity + label)
     retrieve_features    settings, store, entity  -> feature frame (Feast, point in time)
     fit_model            frame, labels, dates     -> PromiseModel
     fit_baselines        frame, labels            -> logistic-regression pipeline
@@ -68,7 +68,8 @@ from talentmap.training.pipeline.candidates import (
     candidate_status,
     exclusion_counts,
 )
-from talentmap.training.pipeline.labels import label, label_window_end, split_covered
+from talentmap.training.pipeline.labels import label, label_window_end
+from talentmap.training.pipeline.rows import DROP_REASONS, TrainingRows, select_training_rows
 
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.json"
@@ -78,8 +79,8 @@ KS: tuple[int, ...] = (50, 100, 500)
 PREDICTION_COLUMNS = ("org_id", "as_of", "score", "rank")
 STEPS: tuple[str, ...] = (
     "Ingesting the data directory",
-    "Building and applying the features",
     "Assembling training rows",
+    "Building and applying the features",
     "Retrieving training features",
     "Training the model",
     "Training the baselines",
@@ -103,16 +104,6 @@ class Snapshot:
     snapshot_id: str
     snapshot_date: date
     tables: dict[str, pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class TrainingRows:
-    """Labelled ``[org_id, as_of, label]`` rows plus what was left out and why."""
-
-    rows: pd.DataFrame
-    dates: tuple[pd.Timestamp, ...]
-    exclusions: pd.DataFrame  # exclusion_counts over the training dates
-    refused_uncovered: int
 
 
 @dataclass
@@ -157,7 +148,10 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
-    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date)
+    # The candidate rule's age fallback, so that the model reads the age the rule judged.
+    tables = build_feature_tables(
+        snapshot.tables, snapshot.snapshot_date, age_fallback=settings.training.rules.age_fallback
+    )
     tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
         tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
@@ -167,73 +161,6 @@ def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
 
 def _day(value: date | pd.Timestamp | str) -> pd.Timestamp:
     return pd.Timestamp(value).normalize()
-
-
-def _months_before(as_of: pd.Timestamp, months: int) -> pd.Timestamp:
-    # Month-end anchors stay month ends (30 Jun -> 31 Mar, not 30 Mar): quarter ends line
-    # up with the calendar whatever the as-of date's month length.
-    earlier = as_of - pd.DateOffset(months=months)
-    if as_of.is_month_end:
-        earlier = earlier + pd.offsets.MonthEnd(0)
-    return earlier
-
-
-def data_start(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
-    """The earliest founding or funding date: no organisation can be a candidate before."""
-    found = [
-        pd.to_datetime(tables["organizations"].get("founded_on")).min()
-        if "founded_on" in tables["organizations"]
-        else pd.NaT,
-        pd.to_datetime(tables["funding_rounds"]["announced_on"]).min(),
-    ]
-    known = [d for d in found if not pd.isna(d)]
-    return _day(min(known)) if known else None
-
-
-def training_dates(
-    tables: Mapping[str, pd.DataFrame],
-    as_of: pd.Timestamp,
-    horizon_months: int,
-    every_months: int,
-) -> list[pd.Timestamp]:
-    """As-of dates ``as_of - H``, then every ``every_months`` earlier, down to the data start.
-
-    Anchored on ``as_of - H`` so that the most recent usable date is always trained on:
-    its label window ends exactly on ``as_of``. Only the earliest founding or round date
-    bounds the list, and that date is on or before ``as_of`` whenever any date is, so
-    deleting events after ``as_of`` cannot change it.
-    """
-    start = data_start(tables)
-    if start is None:
-        return []
-    dates: list[pd.Timestamp] = []
-    step = 0
-    while True:
-        when = _months_before(as_of, horizon_months + step * every_months)
-        if when < start:
-            return sorted(dates)
-        dates.append(when)
-        step += 1
-
-
-def assemble_training_rows(
-    tables: Mapping[str, pd.DataFrame],
-    dates: Sequence[pd.Timestamp],
-    rules: PromiseRules,
-    cutoff: pd.Timestamp,
-) -> TrainingRows:
-    """The candidates at each date, labelled with data up to ``cutoff`` only.
-
-    Windows that end after ``cutoff`` are refused and counted (never labelled 0); dates
-    without a single candidate are dropped.
-    """
-    status = candidate_status(tables, list(dates), rules)
-    entity = status.loc[status["status"] == CANDIDATE, ["org_id", "as_of"]].reset_index(drop=True)
-    covered, refused = split_covered(entity, rules.horizon_months, cutoff)
-    labelled = label(tables, covered, rules, data_end=cutoff)
-    rows = labelled[["org_id", "as_of", "label"]].reset_index(drop=True)
-    kept = tuple(pd.Timestamp(d) for d in sorted(rows["as_of"].unique()))
-    return TrainingRows(rows, kept, exclusion_counts(status), len(refused))
 
 
 def feature_names() -> list[str]:
@@ -385,15 +312,24 @@ def _lineage_block(snapshot: Snapshot, features: Sequence[str]) -> dict[str, Any
     }
 
 
-def _training_block(training: TrainingRows, model: PromiseModel) -> dict[str, Any]:
+def _training_block(
+    training: TrainingRows, model: PromiseModel, history_years: int
+) -> dict[str, Any]:
     rows = training.rows
     per_date = rows.groupby("as_of")["label"].agg(["size", "mean"])
+    dropped = training.dropped
     return {
         "rows": len(rows),
         "positives": int(rows["label"].sum()),
         "base_rate": float(rows["label"].mean()),
+        "history_years": history_years,
         "as_of_dates": [d.date().isoformat() for d in training.dates],
         "n_as_of_dates": len(training.dates),
+        "dropped_as_of_dates": {
+            "counts": {r: sum(1 for v in dropped.values() if v == r) for r in DROP_REASONS},
+            "dates": {d.date().isoformat(): r for d, r in sorted(dropped.items())},
+        },
+        "age_fallback_rows": training.age_fallback_rows,
         "rows_per_as_of": {d.date().isoformat(): int(n) for d, n in per_date["size"].items()},
         "base_rate_per_as_of": {
             d.date().isoformat(): float(r) for d, r in per_date["mean"].items()
@@ -444,8 +380,9 @@ def run_backtest(
     ``horizon_months`` overrides the configured label horizon (None keeps it). A caller
     that has already loaded ``data_dir``'s snapshot passes it to skip a second load, and one
     that has already built and applied its features (retrain) passes the store to skip a
-    second build. Raises ``BacktestError`` when ``as_of`` lies after the snapshot or no
-    training row exists.
+    second build. Raises ``BacktestError`` when ``as_of`` lies after the snapshot, and
+    ``UnusableDataError`` when the training rows cannot train a model (too few dates,
+    rows or positives: the message says what to change).
     """
     total = len(STEPS)
 
@@ -469,19 +406,15 @@ def run_backtest(
             "the data cannot describe the candidates at that date"
         )
     step(1)
-    store = store or build_features(settings, snapshot)
+    # Before the features: unusable rows fail in seconds, not after a full build.
+    training = select_training_rows(snapshot.tables, when, rules, config)
+    status_now = candidate_status(snapshot.tables, [when], rules)
+    picked = status_now.loc[status_now["status"] == CANDIDATE]
+    current = picked[["org_id", "as_of"]].reset_index(drop=True)
+    current_fallback = int(picked["age_fallback"].sum())
 
     step(2)
-    dates = training_dates(snapshot.tables, when, rules.horizon_months, config.as_of_every_months)
-    training = assemble_training_rows(snapshot.tables, dates, rules, cutoff=when)
-    if training.rows.empty:
-        raise BacktestError(
-            f"no training row: no candidate at any as-of date whose {rules.horizon_months}-month "
-            f"label window ends on or before {when.date()}"
-        )
-    status_now = candidate_status(snapshot.tables, [when], rules)
-    current = status_now.loc[status_now["status"] == CANDIDATE, ["org_id", "as_of"]]
-    current = current.reset_index(drop=True)
+    store = store or build_features(settings, snapshot)
 
     step(3)
     features = feature_names()
@@ -517,12 +450,13 @@ def run_backtest(
         "lineage": _lineage_block(snapshot, features),
         "candidates": {
             "n": len(current),
+            "age_fallback": current_fallback,
             "left_out_not_visible": int(now_counts["not_visible"].sum()),
             "exclusions": {
                 k: v for k, v in _exclusions_at(now_counts, when).items() if k != CANDIDATE
             },
         },
-        "training": _training_block(training, model),
+        "training": _training_block(training, model, config.history_years),
         "evaluation": evaluation,
     }
 

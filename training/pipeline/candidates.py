@@ -5,10 +5,13 @@ An organisation is a candidate at t when all of these hold:
 - it has not opted out (``opt_outs`` with ``subject_kind == "org"``), *at any time*: an
   opt-out applies from the next run on, to everything, including training rows dated
   before it, so ``since`` is deliberately ignored here;
-- it is young: ``t - max_age_years < founded_on <= t``; without a founding date, its
-  first funding round (over all its rounds) must fall in that window, so it must also be
-  on or before t — a company without a founding date and without a round has no known
-  age and is never a candidate;
+- it is young: ``t - max_age_years < anchor <= t``, where the age anchor at t is the
+  founding date when that is on or before t, else (``rules.age_fallback``) its first
+  dated event when that is on or before t (``talentmap.features.age``, the rule the
+  ``company_age_days`` feature follows too). A founding date after t counts as unknown at
+  t when the company already has dated events on or before t (sources correct founding
+  dates later), and as "not yet founded" otherwise. A company whose age is unknown at t
+  is never a candidate at t;
 - it is not closed (``closed_on <= t``) and has not exited (any exit kind, on or before t);
 - it has raised no milestone round on or before t (a type in
   ``rules.milestone_round_types`` or an amount of at least ``rules.large_round_eur``);
@@ -32,6 +35,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from talentmap.features.age import FIRST_EVENTS, age_anchor, first_event_on, not_yet_founded
 from talentmap.settings.training import PromiseRules
 from talentmap.training.pipeline.labels import milestone_rounds
 
@@ -40,9 +44,9 @@ DateLike = date | pd.Timestamp | str
 CANDIDATE = "candidate"
 EXCLUSION_REASONS: tuple[str, ...] = (
     "opted_out",
-    "not_yet_founded",  # founded_on after t
-    "age_unknown",  # no founding date and no funding round on or before t
-    "too_old",  # founded (or, without a founding date, first round) on or before t - max age
+    "not_yet_founded",  # founded_on after t and no dated event on or before t
+    "age_unknown",  # no founding date known at t, and no fallback event on or before t
+    "too_old",  # age anchor (founding date, else first event) on or before t - max age
     "closed",
     "exited",
     "milestone_reached",
@@ -50,19 +54,11 @@ EXCLUSION_REASONS: tuple[str, ...] = (
 )
 STATUSES: tuple[str, ...] = (CANDIDATE, *EXCLUSION_REASONS)
 
-# Dated events that put an organisation on the record (issue 6). A founding date is
-# absent on purpose: sources back-fill it, so it never makes an organisation visible.
-# Publications count by their own org_id only; a founder's paper is about the person
-# and does not mean the source knew the company.
-VISIBILITY_EVENTS: tuple[tuple[str, str], ...] = (
-    ("funding_rounds", "announced_on"),
-    ("programs", "started_on"),
-    ("headcount", "observed_on"),
-    ("job_postings", "posted_on"),
-    ("roles", "started_on"),  # founder roles only, filtered below
-    ("publications", "published_on"),
-    ("exits", "exited_on"),
-)
+# Dated events that put an organisation on the record (issue 6), the same events that
+# anchor its age without a founding date. A founding date is absent on purpose: sources
+# back-fill it, so it never makes an organisation visible. Founder roles only, and
+# publications by their own org_id only (a founder's paper is about the person).
+VISIBILITY_EVENTS: tuple[tuple[str, str], ...] = FIRST_EVENTS
 
 
 def _as_of_index(as_of: DateLike | Sequence[DateLike]) -> pd.DatetimeIndex:
@@ -84,7 +80,9 @@ def _first_per_org(org_index: pd.Index, org_ids: pd.Series, on: pd.Series) -> np
     return first.reindex(org_index).to_numpy(dtype="datetime64[ns]")
 
 
-def first_visible_on(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
+def first_visible_on(
+    tables: Mapping[str, pd.DataFrame], first_event: pd.Series | None = None
+) -> pd.Series:
     """The date from which each organisation is visible, indexed by org_id (NaT: never).
 
     ``organizations.first_seen_on`` wins where the column exists and is filled: when a
@@ -93,19 +91,10 @@ def first_visible_on(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     organisation, the earliest of its dated events (``VISIBILITY_EVENTS``) is used.
     """
     orgs = tables["organizations"]
-    org_index = pd.Index(orgs["org_id"].to_numpy(dtype=object), name="org_id")
-    parts: list[pd.DataFrame] = []
-    for table, column in VISIBILITY_EVENTS:
-        frame = tables.get(table)
-        if frame is None or len(frame) == 0 or "org_id" not in frame or column not in frame:
-            continue
-        if table == "roles":
-            frame = frame.loc[frame["role"] == "founder"]
-        parts.append(pd.DataFrame({"org_id": frame["org_id"], "on": _dates(frame[column])}))
-    visible = np.full(len(org_index), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if parts:
-        events = pd.concat(parts, ignore_index=True).dropna()
-        visible = _first_per_org(org_index, events["org_id"], events["on"])
+    if first_event is None:
+        first_event = first_event_on(tables)
+    org_index = first_event.index
+    visible = first_event.to_numpy(dtype="datetime64[ns]")
     if "first_seen_on" in orgs:
         seen = _dates(orgs["first_seen_on"]).to_numpy(dtype="datetime64[ns]")
         visible = np.where(np.isnat(seen), visible, seen)
@@ -133,17 +122,17 @@ def candidate_status(
     as_of: DateLike | Sequence[DateLike],
     rules: PromiseRules | None = None,
 ) -> pd.DataFrame:
-    """``[org_id, as_of, status]`` for every organisation × as-of date.
+    """``[org_id, as_of, status, age_fallback]`` for every organisation × as-of date.
 
     ``status`` is categorical over ``STATUSES``: ``"candidate"`` or the first failing
-    rule (see the module docstring). Rows are sorted by as_of, then organisations in
-    their table order.
+    rule (see the module docstring). ``age_fallback`` is True where the age at t is
+    counted from the first dated event rather than the founding date. Rows are sorted by
+    as_of, then organisations in their table order.
     """
     rules = rules or PromiseRules()
     dates = _as_of_index(as_of)
     orgs = tables["organizations"]
     org_index = pd.Index(orgs["org_id"].to_numpy(dtype=object), name="org_id")
-    rounds = tables["funding_rounds"]
     exits = tables.get("exits")
 
     def col(name: str) -> np.ndarray:
@@ -152,9 +141,8 @@ def candidate_status(
         return _dates(orgs[name]).to_numpy(dtype="datetime64[ns]")
 
     founded = col("founded_on")
-    first_round = _first_per_org(org_index, rounds["org_id"], rounds["announced_on"])
-    # Age is anchored on the founding date, else on the first round (issue 3 §1).
-    born = np.where(np.isnat(founded), first_round, founded)
+    events = first_event_on(tables)
+    first_event = events.to_numpy(dtype="datetime64[ns]")
     closed = col("closed_on")
     exited = (
         _first_per_org(org_index, exits["org_id"], exits["exited_on"])
@@ -164,7 +152,7 @@ def candidate_status(
     milestones = milestone_rounds(tables, rules)
     milestone = _first_per_org(org_index, milestones["org_id"], milestones["on"])
     opted_out = _opted_out(tables, org_index)
-    visible_from = first_visible_on(tables).to_numpy()
+    visible_from = first_visible_on(tables, events).to_numpy()
 
     # Rows: as-of dates; columns: organisations. NaT compares False both ways, which is
     # what every rule below wants (an unknown closing date does not close a company).
@@ -173,11 +161,12 @@ def candidate_status(
         [d - pd.DateOffset(years=rules.max_age_years) for d in dates], dtype="datetime64[ns]"
     )[:, None]
     shape = (len(dates), len(org_index))
+    born, from_fallback = age_anchor(founded[None, :], first_event[None, :], t, rules.age_fallback)
     conditions = [
         np.broadcast_to(opted_out[None, :], shape),
-        founded[None, :] > t,
-        np.broadcast_to(np.isnat(founded)[None, :], shape) & ~(first_round[None, :] <= t),
-        born[None, :] <= oldest,
+        not_yet_founded(founded[None, :], first_event[None, :], t),
+        np.isnat(born),
+        born <= oldest,
         closed[None, :] <= t,
         exited[None, :] <= t,
         milestone[None, :] <= t,
@@ -193,6 +182,7 @@ def candidate_status(
             "org_id": np.tile(org_index.to_numpy(dtype=object), len(dates)),
             "as_of": np.repeat(dates.to_numpy(), len(org_index)),
             "status": pd.Categorical.from_codes(codes.ravel(), categories=list(STATUSES)),
+            "age_fallback": np.broadcast_to(from_fallback, shape).ravel(),
         }
     )
 

@@ -51,14 +51,13 @@ def tune(
     """
     from talentmap.settings import FeatureSettings
     from talentmap.training.pipeline.backtest import (
-        assemble_training_rows,
         build_features,
         categorical_names,
         feature_names,
         load_snapshot,
         retrieve_features,
-        training_dates,
     )
+    from talentmap.training.pipeline.rows import select_training_rows
     from talentmap.training.pipeline.train import latest_covered_as_of
     from talentmap.training.tracking.target import resolve_target
 
@@ -79,10 +78,9 @@ def tune(
             f"--as-of {when.date()} is after the snapshot date {snapshot.snapshot_date}"
         )
     step("Assembling training rows")
-    dates = training_dates(snapshot.tables, when, horizon, settings.training.as_of_every_months)
-    training = assemble_training_rows(snapshot.tables, dates, rules, cutoff=when)
-    if training.rows.empty:
-        raise TuneError(f"no training row whose label window closes by {when.date()}")
+    # The backtest's rows (history window, per-date and per-slice minimums), so a search
+    # tunes the model on exactly what `train` would fit it on.
+    training = select_training_rows(snapshot.tables, when, rules, settings.training)
     with tempfile.TemporaryDirectory(prefix="talentmap-tune-", ignore_cleanup_errors=True) as tmp:
         staged = settings.model_copy(
             update={
