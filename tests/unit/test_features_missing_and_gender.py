@@ -19,8 +19,8 @@ FAMILY_OF = {c: name for name, spec in FAMILIES.items() for c in spec.columns}
 AGE_EVENT_TABLES = {table for table, _ in FIRST_EVENTS}
 
 
-def at_end(world: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    tables = build_feature_tables(world, SNAPSHOT)
+def at_end(world: dict[str, pd.DataFrame], *, age_fallback: bool = True) -> pd.DataFrame:
+    tables = build_feature_tables(world, SNAPSHOT, age_fallback=age_fallback)
     orgs = world["organizations"]["org_id"]
     return asof_join_frames(pd.DataFrame({"org_id": orgs, "as_of": pd.Timestamp(SNAPSHOT)}), tables)
 
@@ -120,6 +120,8 @@ def test_unknown_country_region_sector_and_founding_date_are_missing() -> None:
     for column in ("country", "region", "sector"):
         assert not features[column].isin(["ZZ", "", "  ", " \t"]).any(), column
     assert features["country"].notna().any()
-    # No founding date: no age, rather than an age guessed from another date.
-    assert pd.isna(features.loc[ids[4], "company_age_days"])
-    assert features["company_age_days"].notna().any()
+    # No founding date: the age counts from the first
+    # dated event only where the fallback is on (the default), never guessed otherwise.
+    strict = at_end(world, age_fallback=False).set_index("org_id")
+    assert pd.isna(strict.loc[ids[4], "company_age_days"])
+    assert strict["company_age_days"].notna().any()

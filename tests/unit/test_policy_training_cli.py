@@ -51,6 +51,6 @@ def test_policy_option_reaches_ingest(
     done = CliRunner().invoke(app, [command, *args], env={"COLUMNS": "250"})
     assert seen["policy"] == expected, done.output
     assert f"policy {expected}" in " ".join(done.output.split())
-    # backtest reports the data error in one line (65); retrain names its failed step (1).
-    assert done.exit_code == (65 if command == "backtest" else 1), done.output
+    # Both report the data error in one line with its code; retrain names its failed step.
+    assert done.exit_code == 65, done.output
     assert configured.lake.policy == "quarantine"  # the override did not leak

@@ -131,7 +131,7 @@ def test_exit_codes_are_the_documented_ones() -> None:
     assert exit_code_of(data) == 65
     assert exit_code_of(InvalidSnapshotError(None, "breaks the contract")) == 65  # type: ignore[arg-type]
     assert exit_code_of(BacktestError("--as-of after the snapshot")) == 1
-    assert exit_code_of(CorruptSnapshotError("funding_rounds.parquet is corrupt")) == 1
+    assert exit_code_of(CorruptSnapshotError("funding_rounds.parquet is corrupt")) == 74
     # A retrain keeps the code of the data failure behind its step, and 1 for the rest.
     assert exit_code_of(RetrainError("train", data)) == 65
     assert exit_code_of(RetrainError("ingest", CorruptSnapshotError("corrupt"))) == 1
