@@ -17,6 +17,7 @@ import pandas as pd
 from talentmap.features.catalog import EVENT_TS, FAMILIES, Family
 from talentmap.features.events import DAY
 from talentmap.features.prepare import Prepared, prepare
+from talentmap.settings.training import PromiseRules
 
 Builder = Callable[[Prepared], pd.DataFrame]
 
@@ -56,13 +57,17 @@ def finalize(frame: pd.DataFrame, family: str, snapshot: pd.Timestamp) -> pd.Dat
 
 
 def build_feature_tables(
-    tables: dict[str, pd.DataFrame], snapshot_date: date
+    tables: dict[str, pd.DataFrame], snapshot_date: date, rules: PromiseRules | None = None
 ) -> dict[str, pd.DataFrame]:
-    """One event-driven feature table per family (see ``catalog.FAMILIES``)."""
+    """One event-driven feature table per family (see ``catalog.FAMILIES``).
+
+    ``rules`` defines what a milestone is for the investors family (default:
+    ``PromiseRules()``); pass the run's training rules.
+    """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise ValueError(f"required tables missing: {', '.join(missing)}")
-    prepared = prepare(tables, snapshot_date)
+    prepared = prepare(tables, snapshot_date, rules)
     return {
         family: finalize(builder(prepared), family, prepared.snapshot)
         for family, builder in BUILDERS.items()

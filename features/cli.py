@@ -45,7 +45,7 @@ def build(
         snapshot_id, snapshot_date, tables = load_snapshot(settings.lake_dir, snapshot)
         tables = apply_settings_opt_outs(tables, settings)  # opted-out persons' rows go first
         progress.advance(task)
-        prepared = prepare(tables, snapshot_date)
+        prepared = prepare(tables, snapshot_date, settings.training.rules)
         out = {}
         for family, builder in BUILDERS.items():
             progress.update(task, description=f"Building {family}")

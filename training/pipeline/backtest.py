@@ -157,7 +157,7 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
-    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date)
+    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date, settings.training.rules)
     tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
         tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
