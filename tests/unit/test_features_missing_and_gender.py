@@ -30,10 +30,19 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
     for family in ("team", "hiring", "programs", "research", "founders"):
         columns = list(FAMILIES[family].model_features)
         assert features[columns].isna().all().all(), family
-    investor = ["n_distinct_investors", "n_distinct_vc_investors", "n_rounds_with_vc"]
+    investor = [
+        "n_distinct_investors",
+        "n_distinct_vc_investors",
+        "n_rounds_with_vc",
+        *FAMILIES["investors"].model_features,
+    ]
     assert features[investor].isna().all().all()
     assert features["n_rounds"].notna().all() and (features["n_rounds"] > 0).any()
     assert features["days_since_first_program"].isna().all()
+    # Rounds are required: momentum, market heat and the relative amount exist without
+    # any optional table.
+    for column in ("amount_step_up", "market_rounds_12m", "amount_last_vs_type_year_median"):
+        assert features[column].notna().any(), column
 
 
 @pytest.mark.parametrize(
@@ -48,6 +57,16 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
         ),
         ("exits", ["n_founders_prior_exit", "n_prior_exits"]),
         ("publications", list(FAMILIES["research"].model_features)),
+        (
+            "investments",
+            [
+                "n_distinct_investors",
+                "n_distinct_vc_investors",
+                "n_rounds_with_vc",
+                "n_rounds_with_lead",
+                *FAMILIES["investors"].model_features,
+            ],
+        ),
     ],
 )
 def test_one_missing_table_blanks_exactly_its_features(
@@ -61,7 +80,11 @@ def test_one_missing_table_blanks_exactly_its_features(
         assert with_table[family_columns].fillna(-1).eq(0).any().any()
     assert without[family_columns].isna().all().all()
     # The hiring view's TTL runs per row, so headcount and postings refresh each other.
-    shared = FAMILIES["hiring"].columns if dropped in ("headcount", "job_postings") else ()
+    shared: tuple[str, ...] = ()
+    if dropped in ("headcount", "job_postings"):
+        shared = FAMILIES["hiring"].columns
+    if dropped == "exits":  # exits are milestones of the investors' other companies
+        shared = FAMILIES["investors"].columns
     others = [c for c in with_table.columns if c not in (*family_columns, *shared)]
     if dropped not in ("programs", "publications"):
         # Other families are untouched (programmes and publications also date orgs' start).
