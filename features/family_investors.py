@@ -96,7 +96,10 @@ scored AS (
 )
 SELECT org_id, {DAY},
     max(reached / others) FILTER (WHERE others >= 1) AS {COLUMNS[0]},
-    avg(reached / others) FILTER (WHERE others >= 1) AS {COLUMNS[1]},
+    -- A parallel float avg() adds in any order and differs in the last bit from run to
+    -- run; a DECIMAL sum is exact, so the mean (and which rows count as changes) is stable.
+    avg(CASE WHEN others >= 1 THEN (reached / others)::DECIMAL(18, 15) END)::DOUBLE
+        AS {COLUMNS[1]},
     count(*) FILTER (WHERE others >= 1)::DOUBLE AS {COLUMNS[2]}
 FROM scored
 GROUP BY org_id, {DAY}
