@@ -44,9 +44,15 @@ PROGRAM_KINDS: tuple[str, ...] = ("incubator", "accelerator", "public_program", 
 LONG_TTL = timedelta(days=20 * 365)
 # Headcount and hiring go stale: after two years without news the signal is unknown.
 HIRING_TTL = timedelta(days=730)
-# Market heat counts rounds over the last 365 days: a row older than that describes a window
-# that has entirely passed, so it must expire rather than be served as the current count.
+# Market heat counts rounds over the last 365 days.
 HEAT_WINDOW = timedelta(days=365)
+# Views keyed by a shared entity (a market cell, a round pool) get a row on the first of
+# every month, so within the data a row is never more than 31 days old, and expire 31 days
+# after their last row. That is shorter than the heat window, so a count the data no
+# longer backs (new rounds unknown after the snapshot) is never served for long. It is
+# also what keeps retrieval cheap: Feast's point-in-time join reads every row of the key
+# within the TTL before t, and a busy market has a change day every few days.
+LINKED_TTL = timedelta(days=31)
 
 # Keys of the entities an organisation links to (see ``EntitySpec.link``).
 MARKET_KEY = "market_cell"
@@ -302,7 +308,7 @@ FAMILIES: dict[str, Family] = {
             name="market",
             key=MARKET_KEY,
             numeric=("market_rounds_12m",),
-            ttl=HEAT_WINDOW,
+            ttl=LINKED_TTL,
             description="Rounds raised in the sector and region over the last 365 days.",
             module="market",
         ),
@@ -310,7 +316,7 @@ FAMILIES: dict[str, Family] = {
             name="sector_market",
             key=SECTOR_KEY,
             numeric=("sector_rounds_12m",),
-            ttl=HEAT_WINDOW,
+            ttl=LINKED_TTL,
             description="Rounds raised in the sector, country-wide, over the last 365 days.",
             module="market",
         ),
@@ -319,6 +325,7 @@ FAMILIES: dict[str, Family] = {
             key=POOL_KEY,
             numeric=("pool_median_amount_eur",),
             not_in_model=("pool_median_amount_eur",),
+            ttl=LINKED_TTL,
             description="Median known amount of the type and year's rounds dated so far.",
             module="market",
         ),

@@ -12,13 +12,15 @@ in time (``EntitySpec.link``, ``store``).
   ``sector_cell`` ('sector|country') from the first known day, when sector, country
   (and region) are known; ``round_pool`` ('type|year') of the last round day's round.
 - ``market``, ``sector_market``: rounds dated in (t - 365 days, t] in the cell. A round
-  adds a row on its day and on the day it leaves the window. The view's TTL is the window:
-  a row older than 365 days describes a window that has passed. Since a quiet cell has no
-  change days, every cell also gets a row on the first round day and every 1 January and
-  1 July after it, so a true zero stays visible within the data instead of expiring.
+  adds a row on its day and on the day it leaves the window.
 - ``round_pool``: the median known amount of the pool's rounds dated on or before the
   day, one row per day the pool gains a round with a known amount. A past year's pool is
   complete; the current year's median only holds the rounds dated so far.
+
+Besides its change days, every cell and pool has a row on the first of each month (cells
+from the first round in the data, so a quiet market is a true zero; pools from their
+first round), because these views expire after ``LINKED_TTL`` (31 days, see the catalogue):
+within the data nothing expires, and a month after the data ends the values are missing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pandas as pd
 from talentmap.features.catalog import (
     FAMILIES,
     HEAT_WINDOW,
+    LINKED_TTL,
     MARKET_KEY,
     POOL_KEY,
     SECTOR_KEY,
@@ -37,8 +40,9 @@ from talentmap.features.events import DAY, align, running_sum
 from talentmap.features.prepare import Prepared, org_start_rows
 
 HEAT_DELTA = pd.Timedelta(HEAT_WINDOW)
-# Refresh days of every cell: no two rows of a cell are further apart than the view's TTL.
-REFRESH = "6MS"
+# Refresh days of every cell and pool: no two rows of a key are further apart than the TTL.
+REFRESH = "MS"
+assert pd.Timedelta(days=31) <= pd.Timedelta(LINKED_TTL)
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -93,14 +97,20 @@ def build_links(p: Prepared) -> pd.DataFrame:
     return out
 
 
-def _refresh_days(p: Prepared) -> pd.DatetimeIndex:
-    first = p.rounds[DAY].min()
-    if pd.isna(first) or first > p.snapshot:
-        return pd.DatetimeIndex([], dtype="datetime64[ns]")
-    # From the first round on, not from its year's 1 January: a row before it would only
-    # exist because of a round after it.
-    anchors = pd.date_range(first.to_period("Y").start_time, p.snapshot, freq=REFRESH)
-    return pd.DatetimeIndex([first, *anchors[anchors > first]]).astype("datetime64[ns]")
+def _refresh_rows(first: pd.Series, snapshot: pd.Timestamp, key: str) -> pd.DataFrame:
+    """(key, day) on the first of every month after each key's ``first`` day, to the snapshot.
+
+    Nothing before ``first``: a row before the first round would only exist because of a
+    round after it.
+    """
+    first = first.dropna()
+    first = first[first <= snapshot]
+    if first.empty:
+        return pd.DataFrame({key: pd.Series(dtype=object), DAY: pd.Series(dtype="M8[ns]")})
+    months = pd.date_range(first.min().to_period("M").start_time, snapshot, freq=REFRESH)
+    grid = pd.MultiIndex.from_product([first.index, months], names=[key, DAY]).to_frame(index=False)
+    grid = grid[grid[DAY] > grid[key].map(first)]
+    return grid.astype({DAY: "datetime64[ns]"}).reset_index(drop=True)
 
 
 def _heat(p: Prepared, key: str, column: str) -> pd.DataFrame:
@@ -114,9 +124,9 @@ def _heat(p: Prepared, key: str, column: str) -> pd.DataFrame:
         ignore_index=True,
     )
     counts = running_sum(events, key, [column])
-    refresh = pd.MultiIndex.from_product(
-        [located[key].drop_duplicates(), _refresh_days(p)], names=[key, DAY]
-    ).to_frame(index=False)
+    # Every cell from the first round in the data on: a market without rounds is a zero.
+    start = pd.Series(p.rounds[DAY].min(), index=pd.Index(located[key].unique(), name=key))
+    refresh = _refresh_rows(start, p.snapshot, key)
     keys = pd.concat([refresh, counts[[key, DAY]]], ignore_index=True)
     if keys.empty:
         return _empty(key, column)
@@ -163,4 +173,6 @@ def build_round_pool(p: Prepared) -> pd.DataFrame:
         ).df()
     out[DAY] = out[DAY].astype("datetime64[ns]")
     out["pool_median_amount_eur"] = out["pool_median_amount_eur"].astype("float64")
-    return out
+    refresh = _refresh_rows(out.groupby(POOL_KEY)[DAY].min(), p.snapshot, POOL_KEY)
+    keys = pd.concat([out[[POOL_KEY, DAY]], refresh], ignore_index=True)
+    return align(keys, POOL_KEY, [(out, {})])

@@ -342,7 +342,7 @@ EXPECTED_VIEWS = {
     },
     "market": {
         "entities": ["market"],
-        "ttl": timedelta(days=365),
+        "ttl": timedelta(days=31),
         "schema": [
             "market_rounds_12m: FLOAT64",
         ],
@@ -359,7 +359,7 @@ EXPECTED_VIEWS = {
     },
     "sector_market": {
         "entities": ["sector_market"],
-        "ttl": timedelta(days=365),
+        "ttl": timedelta(days=31),
         "schema": [
             "sector_rounds_12m: FLOAT64",
         ],
@@ -376,7 +376,7 @@ EXPECTED_VIEWS = {
     },
     "round_pool": {
         "entities": ["round_pool"],
-        "ttl": timedelta(days=7300),
+        "ttl": timedelta(days=31),
         "schema": [
             "pool_median_amount_eur: FLOAT64",
         ],

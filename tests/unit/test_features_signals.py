@@ -113,7 +113,8 @@ QUERIES: list[tuple[str, str]] = [
     ("R", "2019-07-31"),
     ("R", "2019-12-31"),
     ("R", "2025-12-31"),
-    ("R", "2027-01-01"),
+    ("R", "2026-01-01"),
+    ("R", "2026-01-02"),
     ("S", "2017-06-01"),
     ("S", "2019-06-30"),
     ("S", "2019-12-31"),
@@ -223,10 +224,13 @@ def test_market_heat_counts_rounds_of_the_last_365_days(features: pd.DataFrame) 
 def test_a_quiet_market_is_a_zero_until_the_data_ends_then_expires(
     features: pd.DataFrame,
 ) -> None:
-    # Bretagne's only round left the window in 2020: a true zero at the snapshot...
+    # Bretagne's only round left the window in 2020: a true zero up to the snapshot...
     check(at(features, "R", "2025-12-31"), {"market_rounds_12m": 0.0})
-    # ...but a year and a half after the data ends, the count is no longer known.
-    check(at(features, "R", "2027-01-01"), {"market_rounds_12m": np.nan})
+    check(at(features, "R", "2026-01-01"), {"market_rounds_12m": 0.0})
+    # ...but a month after the data ends (the last row is 2025-12-01), no longer known.
+    check(at(features, "R", "2026-01-02"), {"market_rounds_12m": np.nan})
+    # Round pools expire alike; the company's own rows (its last amount) do not.
+    check(at(features, "R", "2026-01-02"), {"amount_last_vs_type_year_median": np.nan})
 
 
 def test_market_rows_are_per_cell_not_per_company() -> None:
