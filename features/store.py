@@ -27,6 +27,7 @@ from talentmap.features.catalog import (
     AS_OF_FIELD,
     EVENT_TS,
     FAMILIES,
+    ON_DEMAND_FAMILIES,
     ORG_KEY,
     SERVICE_NAME,
     linked_entities,
@@ -240,11 +241,36 @@ def get_online_features(
         {ORG_KEY: org, AS_OF_FIELD: when, **{key: keys[i] for key, keys in links.items()}}
         for i, org in enumerate(orgs)
     ]
-    frame = store.get_online_features(
-        features=store.get_feature_service(SERVICE_NAME), entity_rows=rows
-    ).to_df(include_event_timestamps=True)
+    frame = store.get_online_features(features=_online_refs(), entity_rows=rows).to_df(
+        include_event_timestamps=True
+    )
     frame[AS_OF_FIELD] = pd.Timestamp(when)
-    return _tidy(_expire(frame, when))
+    return _tidy(_recompute_on_demand(_expire(frame, when)))
+
+
+def _online_refs() -> list[str]:
+    """The ``promise`` features plus the stored inputs of the on-demand views.
+
+    Feast computes on-demand features online from inputs however old they are; historical
+    retrieval blanks inputs past their TTL first (a round pool's median a month after the
+    data ends). The inputs are read too, so ``_recompute_on_demand`` can do the same.
+    """
+    inputs = [
+        f"{family}:{column}"
+        for spec in ON_DEMAND_FAMILIES.values()
+        for family, columns in spec.inputs
+        for column in columns
+    ]
+    return list(dict.fromkeys([*model_feature_refs(), *inputs]))
+
+
+def _recompute_on_demand(frame: pd.DataFrame) -> pd.DataFrame:
+    """On-demand features from the (expired) inputs, by the views' own functions."""
+    for spec in ON_DEMAND_FAMILIES.values():
+        computed = spec.udf(frame)
+        for column in spec.numeric:
+            frame[column] = computed[column].to_numpy()
+    return frame
 
 
 def _link_refs() -> list[str]:
