@@ -46,10 +46,10 @@ def milestone_days(p: Prepared) -> pd.DataFrame:
     parts = [rounds.loc[hit, ["org_id", DAY]]]
     if p.has("exits"):
         raw = p.table("exits")
-        kinds = raw["exit_kind"].isin(list(rules.exit_kinds))
+        exits = raw[raw["exit_kind"].isin(list(rules.exit_kinds))]
         parts.append(
             pd.DataFrame(
-                {"org_id": raw.loc[kinds, "org_id"].astype(object), DAY: to_day(raw["exited_on"])}
+                {"org_id": exits["org_id"].astype(object), DAY: to_day(exits["exited_on"])}
             ).dropna()
         )
     dated = pd.concat(parts, ignore_index=True)
