@@ -46,10 +46,11 @@ def _joined_families() -> list[str]:
     return [name for name, spec in FAMILIES.items() if spec.key in keys]
 
 
-def _valid(alias: str, family: str, column: str, ts: str = "e._ts") -> str:
+def _valid(alias: str, family: str, column: str) -> str:
+    """The joined row's column, null when the row is older than its family's TTL."""
     ttl_days = FAMILIES[family].ttl.days
     return (
-        f"CASE WHEN {alias}.{EVENT_TS} + INTERVAL {ttl_days} DAY >= {ts} "
+        f"CASE WHEN {alias}.{EVENT_TS} + INTERVAL {ttl_days} DAY >= e._ts "
         f'THEN {alias}."{column}" END'
     )
 
