@@ -17,6 +17,7 @@ import pandas as pd
 from talentmap.features.catalog import EVENT_TS, FAMILIES, Family
 from talentmap.features.events import DAY
 from talentmap.features.prepare import Prepared, prepare
+from talentmap.settings.training import PromiseRules
 
 Builder = Callable[[Prepared], pd.DataFrame]
 
@@ -56,17 +57,18 @@ def finalize(frame: pd.DataFrame, family: str, snapshot: pd.Timestamp) -> pd.Dat
 
 
 def build_feature_tables(
-    tables: dict[str, pd.DataFrame], snapshot_date: date, *, age_fallback: bool = True
+    tables: dict[str, pd.DataFrame], snapshot_date: date, rules: PromiseRules | None = None
 ) -> dict[str, pd.DataFrame]:
     """One event-driven feature table per family (see ``catalog.FAMILIES``).
 
-    ``age_fallback`` must be the candidate rule's (``PromiseRules.age_fallback``), so that
-    the company age the model reads is the age the candidate filter judged.
+    ``rules`` are the run's training rules (default: ``PromiseRules()``): what a milestone
+    is for the investors family, and the candidate rule's age fallback, so that the
+    company age the model reads is the age the candidate filter judged.
     """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise ValueError(f"required tables missing: {', '.join(missing)}")
-    prepared = prepare(tables, snapshot_date, age_fallback=age_fallback)
+    prepared = prepare(tables, snapshot_date, rules)
     return {
         family: finalize(builder(prepared), family, prepared.snapshot)
         for family, builder in BUILDERS.items()

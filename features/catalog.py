@@ -22,6 +22,7 @@ from typing import Literal
 import pandas as pd
 
 from talentmap import contract
+from talentmap.features.relative_amount import relative_amount_udf
 from talentmap.features.timing import timing_udf
 
 ORG_KEY = "org_id"
@@ -43,6 +44,20 @@ PROGRAM_KINDS: tuple[str, ...] = ("incubator", "accelerator", "public_program", 
 LONG_TTL = timedelta(days=20 * 365)
 # Headcount and hiring go stale: after two years without news the signal is unknown.
 HIRING_TTL = timedelta(days=730)
+# Market heat counts rounds over the last 365 days.
+HEAT_WINDOW = timedelta(days=365)
+# Views keyed by a shared entity (a market cell, a round pool) get a row on the first of
+# every month, so within the data a row is never more than 31 days old, and expire 31 days
+# after their last row. That is shorter than the heat window, so a count the data no
+# longer backs (new rounds unknown after the snapshot) is never served for long. It is
+# also what keeps retrieval cheap: Feast's point-in-time join reads every row of the key
+# within the TTL before t, and a busy market has a change day every few days.
+LINKED_TTL = timedelta(days=31)
+
+# Keys of the entities an organisation links to (see ``EntitySpec.link``).
+MARKET_KEY = "market_cell"
+SECTOR_KEY = "sector_cell"
+POOL_KEY = "round_pool"
 
 
 # Column kinds, kept free of Feast types so that importing the catalogue stays light.
@@ -51,11 +66,20 @@ Dtype = Literal["string", "float64", "timestamp"]
 
 @dataclass(frozen=True)
 class EntitySpec:
-    """A Feast entity: what a family's rows are about, and its join key."""
+    """A Feast entity: what a family's rows are about, and its join key.
+
+    ``link`` marks an entity that organisations point to, such as the market cell a
+    company belongs to: its key at (org, t) is the value of that ``(family, column)`` of
+    the organisation at t. Values shared by many companies (the number of rounds in a
+    cell) then live once per cell and day instead of once per company and day, which
+    would grow with the square of the number of companies. Retrieval looks the keys up
+    first, point in time, then joins the linked views on them (``store``).
+    """
 
     name: str
     key: str
     description: str
+    link: tuple[str, str] | None = None
 
 
 ENTITIES: dict[str, EntitySpec] = {
@@ -71,8 +95,31 @@ ENTITIES: dict[str, EntitySpec] = {
             key=PERSON_KEY,
             description="A person (founder, executive, author), keyed by the contract's person_id.",
         ),
+        EntitySpec(
+            name="market",
+            key=MARKET_KEY,
+            description="A sector in a region of a country, keyed 'sector|country|region'.",
+            link=("links", MARKET_KEY),
+        ),
+        EntitySpec(
+            name="sector_market",
+            key=SECTOR_KEY,
+            description="A sector in a country, keyed 'sector|country'.",
+            link=("links", SECTOR_KEY),
+        ),
+        EntitySpec(
+            name="round_pool",
+            key=POOL_KEY,
+            description="Funding rounds of one type and calendar year, keyed 'type|year'.",
+            link=("links", POOL_KEY),
+        ),
     )
 }
+
+
+def linked_entities() -> list[EntitySpec]:
+    """The entities organisations link to, in catalogue order."""
+    return [spec for spec in ENTITIES.values() if spec.link is not None]
 
 
 @dataclass(frozen=True)
@@ -227,6 +274,64 @@ FAMILIES: dict[str, Family] = {
             description="A person's own publications (person entity; not read by the model).",
             module="research",
         ),
+        Family(
+            name="momentum",
+            key=ORG_KEY,
+            numeric=("round_gap_months_mean", "amount_step_up", "last_round_amount_eur"),
+            not_in_model=("last_round_amount_eur",),
+            description="Mean time between round days and the step-up in amount between them.",
+        ),
+        Family(
+            name="investors",
+            key=ORG_KEY,
+            numeric=(
+                "investors_track_record_max",
+                "investors_track_record_mean",
+                "n_investors_with_track_record",
+            ),
+            description="Share of the investors' earlier companies that reached a milestone.",
+        ),
+        Family(
+            name="cohort",
+            key=ORG_KEY,
+            strings=("founding_cohort",),
+            numeric=("founding_year",),
+            description="Founding year and five-year founding cohort, from the founding day on.",
+        ),
+        Family(
+            name="links",
+            key=ORG_KEY,
+            strings=(MARKET_KEY, SECTOR_KEY, POOL_KEY),
+            numeric=(),
+            not_in_model=(MARKET_KEY, SECTOR_KEY, POOL_KEY),
+            description="Keys of the market cells and of the last round's pool (retrieval keys).",
+            module="market",
+        ),
+        Family(
+            name="market",
+            key=MARKET_KEY,
+            numeric=("market_rounds_12m",),
+            ttl=LINKED_TTL,
+            description="Rounds raised in the sector and region over the last 365 days.",
+            module="market",
+        ),
+        Family(
+            name="sector_market",
+            key=SECTOR_KEY,
+            numeric=("sector_rounds_12m",),
+            ttl=LINKED_TTL,
+            description="Rounds raised in the sector, country-wide, over the last 365 days.",
+            module="market",
+        ),
+        Family(
+            name="round_pool",
+            key=POOL_KEY,
+            numeric=("pool_median_amount_eur",),
+            not_in_model=("pool_median_amount_eur",),
+            ttl=LINKED_TTL,
+            description="Median known amount of the type and year's rounds dated so far.",
+            module="market",
+        ),
     )
 }
 
@@ -255,8 +360,9 @@ class OnDemandFamily:
     inputs: tuple[tuple[str, tuple[str, ...]], ...]
     numeric: tuple[str, ...]
     udf: Callable[[pd.DataFrame], pd.DataFrame]
-    request_source: str
-    request_fields: tuple[str, ...]
+    # Empty for a view computed from stored features alone.
+    request_source: str = ""
+    request_fields: tuple[str, ...] = ()
     request_description: str = ""
     description: str = ""
 
@@ -291,6 +397,16 @@ ON_DEMAND_FAMILIES: dict[str, OnDemandFamily] = {
                 "The as-of instant (UTC): the entity frame's as_of, or now when serving."
             ),
             description="Company age and time since rounds and programmes, at the as-of date.",
+        ),
+        OnDemandFamily(
+            name="relative_amount",
+            inputs=(
+                ("momentum", ("last_round_amount_eur",)),
+                ("round_pool", ("pool_median_amount_eur",)),
+            ),
+            numeric=("amount_last_vs_type_year_median",),
+            udf=relative_amount_udf,
+            description="Last round amount over the median of its type and year so far.",
         ),
     )
 }

@@ -45,8 +45,8 @@ def build(
         snapshot_id, snapshot_date, tables = load_snapshot(settings.lake_dir, snapshot)
         tables = apply_settings_opt_outs(tables, settings)  # opted-out persons' rows go first
         progress.advance(task)
-        # The candidate rule's fallback: the age features must match who is a candidate.
-        prepared = prepare(tables, snapshot_date, age_fallback=settings.training.rules.age_fallback)
+        # The run's rules: milestones and the age fallback must match the candidate rule.
+        prepared = prepare(tables, snapshot_date, settings.training.rules)
         out = {}
         for family, builder in BUILDERS.items():
             progress.update(task, description=f"Building {family}")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from talentmap.features.catalog import ROUND_TYPES, STAGE_ORDINAL
-from talentmap.features.events import DAY, align, count_distinct, epoch_days, running_sum, to_day
+from talentmap.features.events import DAY, align, count_distinct, epoch_days, running_sum
 from talentmap.features.prepare import Prepared, org_start_rows
 
 INVESTOR_COLUMNS = (
@@ -20,21 +20,6 @@ INVESTOR_COLUMNS = (
     "n_rounds_with_vc",
     "n_rounds_with_lead",
 )
-
-
-def _rounds(p: Prepared) -> pd.DataFrame:
-    raw = p.table("funding_rounds")
-    return pd.DataFrame(
-        {
-            "round_id": raw["round_id"].astype(object),
-            "org_id": raw["org_id"].astype(object),
-            DAY: to_day(raw["announced_on"]),
-            "round_type": raw["round_type"].astype(object),
-            "amount": pd.to_numeric(raw.get("amount_eur"), errors="coerce")
-            if "amount_eur" in raw.columns
-            else np.nan,
-        }
-    ).dropna(subset=[DAY])
 
 
 def _round_parts(rounds: pd.DataFrame) -> list[tuple[pd.DataFrame, dict[str, float]]]:
@@ -111,7 +96,7 @@ def _investor_parts(p: Prepared, rounds: pd.DataFrame) -> list[tuple[pd.DataFram
 
 
 def build_funding(p: Prepared) -> pd.DataFrame:
-    rounds = _rounds(p)
+    rounds = p.rounds
     parts = _round_parts(rounds)
     if p.has("investments"):
         parts += _investor_parts(p, rounds)

@@ -1,4 +1,5 @@
-"""Shared, cleaned inputs of the family builders: organisations' start days and dated roles.
+"""Shared, cleaned inputs of the family builders: organisations' start days, dated roles,
+dated rounds, and the milestone rules.
 
 Dates are normalised once here. Gender is never read: the ``people`` table is not used by
 any family (education, roles and exits carry everything the founders family needs).
@@ -6,13 +7,16 @@ any family (education, roles and exits carry everything the founders family need
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from talentmap.features.age import first_event_on
 from talentmap.features.events import DAY, to_day
+from talentmap.settings.training import PromiseRules
 
 # Date columns read per table; the first one is the table's own event date.
 DATED_TABLES: dict[str, str] = {
@@ -33,14 +37,42 @@ class Prepared:
     snapshot: pd.Timestamp
     orgs: pd.DataFrame  # org_id, founded, first_seen, closed, first_round, first_event, start
     roles: pd.DataFrame | None  # person_id, org_id, role, start, end (effective dates)
-    # Company age falls back on the first dated event (``talentmap.features.age``).
-    age_fallback: bool = True
+    # What a milestone is, for features that look at other companies' outcomes: the same
+    # rules as the training label, so "reached a milestone" means one thing everywhere.
+    rules: PromiseRules = field(default_factory=PromiseRules)
+
+    @property
+    def age_fallback(self) -> bool:
+        # Company age falls back on the first dated event (``talentmap.features.age``).
+        return self.rules.age_fallback
 
     def has(self, *names: str) -> bool:
         return all(n in self.tables for n in names)
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name]
+
+    @cached_property
+    def rounds(self) -> pd.DataFrame:
+        """Dated rounds: round_id, org_id, day, round_type, amount (NaN when unknown).
+
+        Several families read them; normalised once (the frame is shared: do not mutate).
+        """
+        raw = self.table("funding_rounds")
+        amount = (
+            pd.to_numeric(raw["amount_eur"], errors="coerce").astype("float64")
+            if "amount_eur" in raw.columns
+            else pd.Series(np.nan, index=raw.index, dtype="float64")
+        )
+        return pd.DataFrame(
+            {
+                "round_id": raw["round_id"].astype(object),
+                "org_id": raw["org_id"].astype(object),
+                DAY: to_day(raw["announced_on"]),
+                "round_type": raw["round_type"].astype(object),
+                "amount": amount,
+            }
+        ).dropna(subset=[DAY])
 
 
 def _col(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -50,9 +82,13 @@ def _col(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def prepare(
-    tables: dict[str, pd.DataFrame], snapshot_date: date, *, age_fallback: bool = True
+    tables: dict[str, pd.DataFrame], snapshot_date: date, rules: PromiseRules | None = None
 ) -> Prepared:
-    """Normalise dates and derive each organisation's first known day and first event."""
+    """Normalise dates and derive each organisation's first known day and first event.
+
+    ``rules`` defines milestones (default: ``PromiseRules()``); pass the run's rules so
+    that features and labels agree when they are configured.
+    """
     organizations = tables["organizations"]
     orgs = pd.DataFrame(
         {
@@ -109,7 +145,7 @@ def prepare(
     snapshot = pd.Timestamp(snapshot_date).normalize()
     orgs["start"] = orgs["org_id"].map(earliest).fillna(snapshot).astype("M8[ns]")
     return Prepared(
-        tables=tables, snapshot=snapshot, orgs=orgs, roles=roles, age_fallback=age_fallback
+        tables=tables, snapshot=snapshot, orgs=orgs, roles=roles, rules=rules or PromiseRules()
     )
 
 

@@ -27,8 +27,10 @@ from talentmap.features.catalog import (
     AS_OF_FIELD,
     EVENT_TS,
     FAMILIES,
+    ON_DEMAND_FAMILIES,
     ORG_KEY,
     SERVICE_NAME,
+    linked_entities,
     model_feature_refs,
     table_path,
 )
@@ -42,6 +44,9 @@ TABLES_DIR_VAR = "TALENTMAP_FEATURE_TABLES_DIR"
 PACKAGED_REPO = Path(__file__).resolve().parent / "feature_repo"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _TS_SUFFIX = "__ts"  # Feast's suffix for a feature's event timestamp in online responses
+# The key of an organisation that links nowhere (unknown sector, no round yet): no row has
+# it, so the linked features come back missing. Feast's join keys cannot be null.
+NO_LINK = ""
 MATERIALIZE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Feast's modules reset the DeprecationWarning filters when imported, so the notice that
@@ -211,6 +216,7 @@ def get_training_frame(
             "_row": range(len(entity_df)),
         }
     )
+    entities = _with_historical_links(store, entities)
     job = store.get_historical_features(
         entity_df=entities, features=store.get_feature_service(SERVICE_NAME)
     )
@@ -229,12 +235,81 @@ def get_online_features(
     (default: now, UTC)."""
     store = store or open_store(settings)
     when = to_utc([as_of or datetime.now(UTC)]).iloc[0].to_pydatetime()
-    rows = [{ORG_KEY: str(org), AS_OF_FIELD: when} for org in org_ids]
-    frame = store.get_online_features(
-        features=store.get_feature_service(SERVICE_NAME), entity_rows=rows
-    ).to_df(include_event_timestamps=True)
+    orgs = [str(org) for org in org_ids]
+    links = _online_links(store, orgs, when)
+    rows = [
+        {ORG_KEY: org, AS_OF_FIELD: when, **{key: keys[i] for key, keys in links.items()}}
+        for i, org in enumerate(orgs)
+    ]
+    frame = store.get_online_features(features=_online_refs(), entity_rows=rows).to_df(
+        include_event_timestamps=True
+    )
     frame[AS_OF_FIELD] = pd.Timestamp(when)
-    return _tidy(_expire(frame, when))
+    return _tidy(_recompute_on_demand(_expire(frame, when)))
+
+
+def _online_refs() -> list[str]:
+    """The ``promise`` features plus the stored inputs of the on-demand views.
+
+    Feast computes on-demand features online from inputs however old they are; historical
+    retrieval blanks inputs past their TTL first (a round pool's median a month after the
+    data ends). The inputs are read too, so ``_recompute_on_demand`` can do the same.
+    """
+    inputs = [
+        f"{family}:{column}"
+        for spec in ON_DEMAND_FAMILIES.values()
+        for family, columns in spec.inputs
+        for column in columns
+    ]
+    return list(dict.fromkeys([*model_feature_refs(), *inputs]))
+
+
+def _recompute_on_demand(frame: pd.DataFrame) -> pd.DataFrame:
+    """On-demand features from the (expired) inputs, by the views' own functions."""
+    for spec in ON_DEMAND_FAMILIES.values():
+        computed = spec.udf(frame)
+        for column in spec.numeric:
+            frame[column] = computed[column].to_numpy()
+    return frame
+
+
+def _link_refs() -> list[str]:
+    return [f"{spec.link[0]}:{spec.link[1]}" for spec in linked_entities() if spec.link]
+
+
+def _link_keys(values: pd.Series) -> np.ndarray:
+    return values.astype(object).where(values.notna(), NO_LINK).astype(str).to_numpy()
+
+
+def _with_historical_links(store: FeatureStore, entities: pd.DataFrame) -> pd.DataFrame:
+    """``entities`` plus the key of every linked entity, looked up point in time.
+
+    The organisation's link at t (its market cell, its last round's pool) is itself a
+    feature value at t, so it is read through Feast first; the linked views are then
+    joined on those keys at the same t.
+    """
+    if not _link_refs():
+        return entities
+    job = store.get_historical_features(
+        entity_df=entities[[ORG_KEY, EVENT_TS, "_row"]], features=_link_refs()
+    )
+    found = job.to_df().sort_values("_row").reset_index(drop=True)
+    out = entities.copy()
+    for spec in linked_entities():
+        assert spec.link is not None
+        out[spec.key] = _link_keys(found[spec.link[1]])
+    return out
+
+
+def _online_links(store: FeatureStore, orgs: list[str], when: datetime) -> dict[str, np.ndarray]:
+    """The linked entities' keys of ``orgs`` from the online store, expired as offline."""
+    if not _link_refs() or not orgs:
+        return {}
+    frame = store.get_online_features(
+        features=_link_refs(), entity_rows=[{ORG_KEY: org} for org in orgs]
+    ).to_df(include_event_timestamps=True)
+    frame = _expire(frame, when)
+    return {spec.key: _link_keys(frame[spec.link[1]]) for spec in linked_entities() if spec.link}
 
 
 def _expire(frame: pd.DataFrame, when: datetime) -> pd.DataFrame:
@@ -245,7 +320,7 @@ def _expire(frame: pd.DataFrame, when: datetime) -> pd.DataFrame:
     """
     now = when.timestamp()
     for spec in FAMILIES.values():
-        for column in spec.model_features:
+        for column in spec.columns:
             stamp = f"{column}{_TS_SUFFIX}"
             if column not in frame.columns or stamp not in frame.columns:
                 continue

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, RequestSource
+from feast.feature_view_projection import FeatureViewProjection
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 from feast.types import FeastType, Float64, String, UnixTimestamp
 from feast.value_type import ValueType
@@ -77,15 +78,20 @@ def family_view(spec: Family, tables_dir: Path, entity: Entity) -> FeatureView:
 
 
 def on_demand_view(spec: OnDemandFamily, views: Mapping[str, FeatureView]) -> OnDemandFeatureView:
-    request = RequestSource(
-        name=spec.request_source,
-        schema=_schema(spec.request_schema),
-        description=spec.request_description,
-    )
-    sources = [views[family][list(columns)] for family, columns in spec.inputs]
+    sources: list[FeatureViewProjection | RequestSource] = [
+        views[family][list(columns)] for family, columns in spec.inputs
+    ]
+    if spec.request_fields:
+        sources.append(
+            RequestSource(
+                name=spec.request_source,
+                schema=_schema(spec.request_schema),
+                description=spec.request_description,
+            )
+        )
     return on_demand_feature_view(
         name=spec.name,
-        sources=[*sources, request],
+        sources=sources,
         schema=_schema(spec.fields),
         mode="pandas",
         description=spec.description,

@@ -58,3 +58,14 @@ def test_build_apply_materialize_and_retrieve(tmp_path: Path) -> None:
 
     unknown = store.get_online_features(settings, ["no-such-org"], materialized_at)
     assert unknown.drop(columns=["org_id", "as_of"]).isna().all().all()
+
+    # Two months after the data ends, market cells and round pools (31-day TTL) have
+    # expired in both paths, on-demand features computed from them included.
+    store.materialize(settings, SNAPSHOT)
+    later = datetime(2026, 3, 1, tzinfo=UTC)
+    online = store.get_online_features(settings, sample, later)
+    offline = store.get_training_frame(settings, pd.DataFrame({"org_id": sample, "as_of": later}))
+    pd.testing.assert_frame_equal(online[comparable], offline[comparable], check_dtype=False)
+    linked = ["market_rounds_12m", "sector_rounds_12m", "amount_last_vs_type_year_median"]
+    assert online[linked].isna().all().all()
+    assert online["amount_total_eur"].notna().any()

@@ -92,7 +92,7 @@ def hand_made() -> dict[str, pd.DataFrame]:
 
 
 def ages(tables: dict[str, pd.DataFrame], when: pd.Timestamp, fallback: bool = True) -> dict:
-    built = build_feature_tables(tables, SNAPSHOT, age_fallback=fallback)
+    built = build_feature_tables(tables, SNAPSHOT, PromiseRules(age_fallback=fallback))
     ids = tables["organizations"]["org_id"]
     frame = asof_join_frames(pd.DataFrame({"org_id": ids, "as_of": when}), built)
     return dict(zip(frame["org_id"], frame["company_age_days"], strict=True))
@@ -183,7 +183,7 @@ def test_candidate_ages_equal_the_feature_on_a_messy_random_world(fallback: bool
     rules = PromiseRules(age_fallback=fallback, max_age_years=50, require_visibility=False)
     founded = pd.to_datetime(world["organizations"]["founded_on"]).to_numpy("datetime64[ns]")
     first = first_event_on(world).to_numpy("datetime64[ns]")
-    built = build_feature_tables(world, SNAPSHOT, age_fallback=fallback)
+    built = build_feature_tables(world, SNAPSHOT, PromiseRules(age_fallback=fallback))
     ids = world["organizations"]["org_id"]
     used_fallback = 0
     for t in pd.date_range("2012-06-30", "2025-06-30", freq="18MS"):

@@ -136,4 +136,4 @@ def test_features_are_the_promise_service_and_text_ones_are_categorical() -> Non
     names = feature_names()
     assert "amount_total_eur" in names and "company_age_days" in names
     assert not any("gender" in n for n in names)
-    assert set(categorical_names(names)) == {"sector", "region", "country"}
+    assert set(categorical_names(names)) == {"sector", "region", "country", "founding_cohort"}

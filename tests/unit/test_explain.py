@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fixtures.toy_rows import toy_training_rows
 
-from talentmap.features.catalog import FAMILIES, TIMING_FEATURES
+from talentmap.features.catalog import FAMILIES, ON_DEMAND_FAMILIES, TIMING_FEATURES
 from talentmap.settings.model import ModelConfig
 from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.model.explain import (
@@ -110,6 +110,28 @@ def test_reasons_frame_has_one_column_per_reason(fitted) -> None:
         ("n_programs_accelerator", 1.0, "took part in 1 accelerator"),
         ("org_n_patents", 3.0, "the company filed 3 patents"),
         ("founders_n_papers", 1.0, "the founders published a research paper"),
+        ("round_gap_months_mean", 17.9, "18 months between funding dates on average"),
+        ("amount_step_up", 2.5, "latest round 2.5x the size of the one before"),
+        ("amount_step_up", np.nan, "no step-up known between its last two rounds"),
+        (
+            "amount_last_vs_type_year_median",
+            0.4,
+            "latest round 0.4x the median of its type that year",
+        ),
+        (
+            "market_rounds_12m",
+            12.0,
+            "12 funding rounds in its sector and region in the last 12 months",
+        ),
+        ("sector_rounds_12m", None, "sector unknown"),
+        (
+            "investors_track_record_max",
+            0.5,
+            "up to 50% of an investor's other companies reached a milestone",
+        ),
+        ("n_investors_with_track_record", 0.0, "no investor with other companies to judge by"),
+        ("founding_year", 2019.0, "founded in 2019"),
+        ("founding_cohort", "2015-2019", "founded in 2015-2019"),
     ],
 )
 def test_phrasing_table(feature: str, value: object, expected: str) -> None:
@@ -140,7 +162,10 @@ def test_unknown_feature_in_a_model_is_explained_generically(fitted) -> None:
 def test_every_catalogued_model_feature_has_its_own_phrase() -> None:
     # Fails when the feature catalogue gains or renames a feature the table does not
     # word yet: the explanation would still work (generic phrase), but read worse.
-    names = [c for f in FAMILIES.values() for c in f.model_features] + list(TIMING_FEATURES)
+    names = [
+        c for f in (*FAMILIES.values(), *ON_DEMAND_FAMILIES.values()) for c in f.model_features
+    ]
+    assert set(TIMING_FEATURES) <= set(names)
     assert [n for n in names if phrase_for(n) is None] == []
     assert [n for n in names if phrase_for(n).missing is None] == []
     assert all(describe(n, 2.0) != f"{feature_label(n)} = 2" for n in names)

@@ -19,13 +19,19 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 
 from talentmap.features.build import BUILDERS
 from talentmap.features.definitions.repo import repo_objects
+from talentmap.features.relative_amount import relative_amount_udf
 from talentmap.features.timing import timing_udf
 
-# Captured from the hand-written features/definitions/ modules at 84332af. The order is the
-# order `feast apply` registers them in.
+# Captured from the hand-written features/definitions/ modules at 84332af, then extended
+# deliberately with the signals of issue 13 §4 (momentum, investors, cohort, the links to
+# market cells and round pools, market heat, the round pool's median and the on-demand
+# relative amount). The order is the order `feast apply` registers them in.
 EXPECTED_ORDER = [
     "Entity:organization",
     "Entity:person",
+    "Entity:market",
+    "Entity:sector_market",
+    "Entity:round_pool",
     "FeatureView:profile",
     "FeatureView:funding",
     "FeatureView:team",
@@ -34,7 +40,15 @@ EXPECTED_ORDER = [
     "FeatureView:research",
     "FeatureView:founders",
     "FeatureView:person_research",
+    "FeatureView:momentum",
+    "FeatureView:investors",
+    "FeatureView:cohort",
+    "FeatureView:links",
+    "FeatureView:market",
+    "FeatureView:sector_market",
+    "FeatureView:round_pool",
     "OnDemandFeatureView:timing",
+    "OnDemandFeatureView:relative_amount",
     "FeatureService:promise",
 ]
 EXPECTED_ENTITIES = {
@@ -47,6 +61,21 @@ EXPECTED_ENTITIES = {
         "join_key": "person_id",
         "value_type": "STRING",
         "description": "A person (founder, executive, author), keyed by the contract's person_id.",
+    },
+    "market": {
+        "join_key": "market_cell",
+        "value_type": "STRING",
+        "description": "A sector in a region of a country, keyed 'sector|country|region'.",
+    },
+    "sector_market": {
+        "join_key": "sector_cell",
+        "value_type": "STRING",
+        "description": "A sector in a country, keyed 'sector|country'.",
+    },
+    "round_pool": {
+        "join_key": "round_pool",
+        "value_type": "STRING",
+        "description": "Funding rounds of one type and calendar year, keyed 'type|year'.",
     },
 }
 EXPECTED_VIEWS = {
@@ -240,6 +269,132 @@ EXPECTED_VIEWS = {
         "description": "A person's own publications (person entity; not read by the model).",
         "tags": {"family": "person_research"},
     },
+    "momentum": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "round_gap_months_mean: FLOAT64",
+            "amount_step_up: FLOAT64",
+            "last_round_amount_eur: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "momentum_source",
+            "path": "momentum.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the momentum family.",
+        },
+        "online": True,
+        "description": "Mean time between round days and the step-up in amount between them.",
+        "tags": {"family": "momentum"},
+    },
+    "investors": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "investors_track_record_max: FLOAT64",
+            "investors_track_record_mean: FLOAT64",
+            "n_investors_with_track_record: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "investors_source",
+            "path": "investors.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the investors family.",
+        },
+        "online": True,
+        "description": "Share of the investors' earlier companies that reached a milestone.",
+        "tags": {"family": "investors"},
+    },
+    "cohort": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "founding_cohort: STRING",
+            "founding_year: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "cohort_source",
+            "path": "cohort.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the cohort family.",
+        },
+        "online": True,
+        "description": "Founding year and five-year founding cohort, from the founding day on.",
+        "tags": {"family": "cohort"},
+    },
+    "links": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "market_cell: STRING",
+            "sector_cell: STRING",
+            "round_pool: STRING",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "links_source",
+            "path": "links.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the links family.",
+        },
+        "online": True,
+        "description": "Keys of the market cells and of the last round's pool (retrieval keys).",
+        "tags": {"family": "links"},
+    },
+    "market": {
+        "entities": ["market"],
+        "ttl": timedelta(days=31),
+        "schema": [
+            "market_rounds_12m: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "market_source",
+            "path": "market.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the market family.",
+        },
+        "online": True,
+        "description": "Rounds raised in the sector and region over the last 365 days.",
+        "tags": {"family": "market"},
+    },
+    "sector_market": {
+        "entities": ["sector_market"],
+        "ttl": timedelta(days=31),
+        "schema": [
+            "sector_rounds_12m: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "sector_market_source",
+            "path": "sector_market.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the sector_market family.",
+        },
+        "online": True,
+        "description": "Rounds raised in the sector, country-wide, over the last 365 days.",
+        "tags": {"family": "sector_market"},
+    },
+    "round_pool": {
+        "entities": ["round_pool"],
+        "ttl": timedelta(days=31),
+        "schema": [
+            "pool_median_amount_eur: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "round_pool_source",
+            "path": "round_pool.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the round_pool family.",
+        },
+        "online": True,
+        "description": "Median known amount of the type and year's rounds dated so far.",
+        "tags": {"family": "round_pool"},
+    },
 }
 EXPECTED_ON_DEMAND = {
     "timing": {
@@ -262,7 +417,17 @@ EXPECTED_ON_DEMAND = {
         "mode": "pandas",
         "udf": "timing_udf",
         "description": "Company age and time since rounds and programmes, at the as-of date.",
-    }
+    },
+    "relative_amount": {
+        "sources": {
+            "momentum": ["last_round_amount_eur: FLOAT64"],
+            "round_pool": ["pool_median_amount_eur: FLOAT64"],
+        },
+        "schema": ["amount_last_vs_type_year_median: FLOAT64"],
+        "mode": "pandas",
+        "udf": "relative_amount_udf",
+        "description": "Last round amount over the median of its type and year so far.",
+    },
 }
 EXPECTED_SERVICES = {
     "promise": {
@@ -341,6 +506,18 @@ EXPECTED_SERVICES = {
                     "n_prior_exits",
                 ],
             ),
+            ("momentum", ["round_gap_months_mean", "amount_step_up"]),
+            (
+                "investors",
+                [
+                    "investors_track_record_max",
+                    "investors_track_record_mean",
+                    "n_investors_with_track_record",
+                ],
+            ),
+            ("cohort", ["founding_cohort", "founding_year"]),
+            ("market", ["market_rounds_12m"]),
+            ("sector_market", ["sector_rounds_12m"]),
             (
                 "timing",
                 [
@@ -351,6 +528,7 @@ EXPECTED_SERVICES = {
                     "days_since_last_program_start",
                 ],
             ),
+            ("relative_amount", ["amount_last_vs_type_year_median"]),
         ],
         "description": "Model inputs of the promise score; no raw dates, no gender.",
     }
@@ -432,10 +610,14 @@ def test_definitions_match_the_pinned_registry(tmp_path: Path) -> None:
     assert got["services"] == EXPECTED_SERVICES
 
 
-def test_timing_view_runs_the_timing_udf(tmp_path: Path) -> None:
+def test_on_demand_views_run_their_udfs(tmp_path: Path) -> None:
     # Feast serialises a copy of the function by value; it must be the same code.
-    (timing,) = [obj for obj in repo_objects(tmp_path) if isinstance(obj, OnDemandFeatureView)]
-    assert timing.feature_transformation.udf.__code__ is timing_udf.__code__
+    views = {
+        obj.name: obj for obj in repo_objects(tmp_path) if isinstance(obj, OnDemandFeatureView)
+    }
+    assert views["timing"].feature_transformation.udf.__code__ is timing_udf.__code__
+    relative = views["relative_amount"].feature_transformation.udf
+    assert relative.__code__ is relative_amount_udf.__code__
 
 
 def test_definitions_can_be_built_twice_in_one_process(tmp_path: Path) -> None:
@@ -456,4 +638,11 @@ def test_build_finds_each_family_builder_from_the_catalogue() -> None:
         ("research", "talentmap.features.family_research.build_research"),
         ("founders", "talentmap.features.family_founders.build_founders"),
         ("person_research", "talentmap.features.family_research.build_person_research"),
+        ("momentum", "talentmap.features.family_momentum.build_momentum"),
+        ("investors", "talentmap.features.family_investors.build_investors"),
+        ("cohort", "talentmap.features.family_cohort.build_cohort"),
+        ("links", "talentmap.features.family_market.build_links"),
+        ("market", "talentmap.features.family_market.build_market"),
+        ("sector_market", "talentmap.features.family_market.build_sector_market"),
+        ("round_pool", "talentmap.features.family_market.build_round_pool"),
     ]

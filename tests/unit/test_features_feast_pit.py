@@ -18,6 +18,7 @@ from talentmap.features.pit_check import alter_after, truncate_after
 from talentmap.settings import Settings
 
 SNAPSHOT = date(2025, 12, 31)
+LINKED = ("market_rounds_12m", "sector_rounds_12m", "amount_last_vs_type_year_median")
 
 
 def historical(home: Path, world: dict[str, pd.DataFrame], entity: pd.DataFrame) -> pd.DataFrame:
@@ -36,6 +37,8 @@ def test_feast_features_at_t_ignore_the_future(tmp_path: Path) -> None:
         entity = pd.DataFrame({"org_id": orgs, "as_of": t.date()})
         expected = historical(tmp_path / f"full{i}", world, entity)
         assert expected.drop(columns=["org_id", "as_of"]).notna().any().any()
+        # Features joined through the organisation's links (market cells, round pools) too.
+        assert expected[list(LINKED)].notna().any().all(), expected[list(LINKED)].notna().any()
         deleted = historical(tmp_path / f"del{i}", truncate_after(world, t.date()), entity)
         pd.testing.assert_frame_equal(deleted, expected)
         altered = historical(tmp_path / f"alt{i}", alter_after(world, t.date(), rng), entity)

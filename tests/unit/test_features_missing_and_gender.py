@@ -13,6 +13,7 @@ from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
 from talentmap.features.catalog import FAMILIES, model_feature_refs
 from talentmap.features.definitions.repo import repo_objects
+from talentmap.settings.training import PromiseRules
 
 SNAPSHOT = date(2025, 12, 31)
 FAMILY_OF = {c: name for name, spec in FAMILIES.items() for c in spec.columns}
@@ -20,7 +21,7 @@ AGE_EVENT_TABLES = {table for table, _ in FIRST_EVENTS}
 
 
 def at_end(world: dict[str, pd.DataFrame], *, age_fallback: bool = True) -> pd.DataFrame:
-    tables = build_feature_tables(world, SNAPSHOT, age_fallback=age_fallback)
+    tables = build_feature_tables(world, SNAPSHOT, PromiseRules(age_fallback=age_fallback))
     orgs = world["organizations"]["org_id"]
     return asof_join_frames(pd.DataFrame({"org_id": orgs, "as_of": pd.Timestamp(SNAPSHOT)}), tables)
 
@@ -32,10 +33,19 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
     for family in ("team", "hiring", "programs", "research", "founders"):
         columns = list(FAMILIES[family].model_features)
         assert features[columns].isna().all().all(), family
-    investor = ["n_distinct_investors", "n_distinct_vc_investors", "n_rounds_with_vc"]
+    investor = [
+        "n_distinct_investors",
+        "n_distinct_vc_investors",
+        "n_rounds_with_vc",
+        *FAMILIES["investors"].model_features,
+    ]
     assert features[investor].isna().all().all()
     assert features["n_rounds"].notna().all() and (features["n_rounds"] > 0).any()
     assert features["days_since_first_program"].isna().all()
+    # Rounds are required: momentum, market heat and the relative amount exist without
+    # any optional table.
+    for column in ("amount_step_up", "market_rounds_12m", "amount_last_vs_type_year_median"):
+        assert features[column].notna().any(), column
 
 
 @pytest.mark.parametrize(
@@ -50,6 +60,16 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
         ),
         ("exits", ["n_founders_prior_exit", "n_prior_exits"]),
         ("publications", list(FAMILIES["research"].model_features)),
+        (
+            "investments",
+            [
+                "n_distinct_investors",
+                "n_distinct_vc_investors",
+                "n_rounds_with_vc",
+                "n_rounds_with_lead",
+                *FAMILIES["investors"].model_features,
+            ],
+        ),
     ],
 )
 def test_one_missing_table_blanks_exactly_its_features(
@@ -63,7 +83,11 @@ def test_one_missing_table_blanks_exactly_its_features(
         assert with_table[family_columns].fillna(-1).eq(0).any().any()
     assert without[family_columns].isna().all().all()
     # The hiring view's TTL runs per row, so headcount and postings refresh each other.
-    shared = FAMILIES["hiring"].columns if dropped in ("headcount", "job_postings") else ()
+    shared: tuple[str, ...] = ()
+    if dropped in ("headcount", "job_postings"):
+        shared = FAMILIES["hiring"].columns
+    if dropped == "exits":  # exits are milestones of the investors' other companies
+        shared = FAMILIES["investors"].columns
     # Without a founding date, a company's age counts from its first dated event, which
     # this table may hold (talentmap.features.age).
     aged = ("company_age_days",) if dropped in AGE_EVENT_TABLES else ()

@@ -17,15 +17,21 @@ from fixtures.toy_world import messy_founding_dates, random_world
 from talentmap.features.age import first_event_on
 from talentmap.features.asof_reference import asof_join_frames
 from talentmap.features.build import build_feature_tables
+from talentmap.features.catalog import model_feature_refs
 from talentmap.features.pit_check import alter_after, truncate_after
+from talentmap.settings.training import PromiseRules
 
 SNAPSHOT = date(2025, 12, 31)
+
+
+def promise_columns() -> list[str]:
+    return [ref.split(":", 1)[1] for ref in model_feature_refs()]
 
 
 def features_at(
     world: dict[str, pd.DataFrame], days: list[pd.Timestamp], age_fallback: bool = True
 ) -> pd.DataFrame:
-    tables = build_feature_tables(world, SNAPSHOT, age_fallback=age_fallback)
+    tables = build_feature_tables(world, SNAPSHOT, PromiseRules(age_fallback=age_fallback))
     orgs = world["organizations"]["org_id"].tolist()
     entity = pd.DataFrame({"org_id": orgs * len(days), "as_of": [d for d in days for _ in orgs]})
     return asof_join_frames(entity, tables)
@@ -35,14 +41,31 @@ def features_at(
 def test_future_events_never_change_features_at_t(seed: int) -> None:
     rng = np.random.default_rng(seed)
     world = random_world(60, seed)
+    known = pd.Series(False, index=promise_columns())
     for t in sorted(pd.Timestamp("2014-01-01") + pd.to_timedelta(rng.integers(0, 4000, 3), "D")):
         days = [t - pd.Timedelta(days=400), t - pd.Timedelta(days=1), t]
         expected = features_at(world, days)
-        assert expected.drop(columns=["org_id", "as_of"]).notna().any().any()
+        known |= expected[known.index].notna().any()
         deleted = features_at(truncate_after(world, t.date()), days)
         pd.testing.assert_frame_equal(deleted, expected, obj=f"deleted after {t.date()}")
         altered = features_at(alter_after(world, t.date(), rng), days)
         pd.testing.assert_frame_equal(altered, expected, obj=f"altered after {t.date()}")
+    # Not vacuous for any feature: each one held a value at some t of this world, including
+    # those computed from other companies (market heat, round pools, investors' records).
+    assert known.all(), list(known.index[~known])
+
+
+@pytest.mark.parametrize("t", ["2018-12-31", "2020-01-01", "2020-07-01", "2021-03-31"])
+def test_future_events_never_change_features_on_refresh_days(t: str) -> None:
+    """Month ends, 1 January and 1 July: the days investors' records and quiet markets are
+    refreshed on, where an off-by-one day would let the future in."""
+    when = pd.Timestamp(t)
+    world = random_world(60, 6)
+    days = [when - pd.Timedelta(days=1), when]
+    expected = features_at(world, days)
+    pd.testing.assert_frame_equal(features_at(truncate_after(world, when.date()), days), expected)
+    altered = alter_after(world, when.date(), np.random.default_rng(6))
+    pd.testing.assert_frame_equal(features_at(altered, days), expected)
 
 
 @pytest.mark.parametrize("age_fallback", [True, False])

@@ -7,9 +7,10 @@ feature that matches nothing falls back to ``"<feature label> = <value>"``.
 
 How a row is read:
 
-- ``kind`` formats the value into ``{v}``: ``count`` (3), ``days`` (4 months), ``eur``
-  (€1.2M), ``pct`` (40%, sign dropped: pick the words with ``negative``), ``stage``
-  (seed), ``text`` (the category itself, e.g. a region name).
+- ``kind`` formats the value into ``{v}``: ``count`` (3), ``days`` (4 months), ``months``
+  (a number of months, worded as ``days``), ``eur`` (€1.2M), ``pct`` (40%, sign dropped:
+  pick the words with ``negative``), ``ratio`` (2.5x), ``stage`` (seed), ``text`` (the
+  category itself, e.g. a region name).
 - templates, picked in this order: ``missing`` for NaN/unknown, ``zero`` for 0,
   ``negative`` for values below 0, ``one`` for exactly 1, else ``many``. An absent
   template falls back to ``many``.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-ValueKind = Literal["count", "days", "eur", "pct", "stage", "text"]
+ValueKind = Literal["count", "days", "months", "eur", "pct", "ratio", "stage", "text"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,68 @@ PHRASES: tuple[Phrase, ...] = (
         zero="no prior exit among the founders",
         missing="founders' track record unknown",
     ),
+    # momentum and market
+    Phrase(
+        "round_gap_months_mean",
+        "{v} between funding dates on average",
+        kind="months",
+        missing="fewer than two funding dates",
+    ),
+    Phrase(
+        "amount_step_up",
+        "latest round {v} the size of the one before",
+        kind="ratio",
+        one="latest round the same size as the one before",
+        zero="latest round raised no money",
+        missing="no step-up known between its last two rounds",
+    ),
+    Phrase(
+        "amount_last_vs_type_year_median",
+        "latest round {v} the median of its type that year",
+        kind="ratio",
+        one="latest round at the median of its type that year",
+        zero="latest round raised no money",
+        missing="latest round not comparable with others of its type and year",
+    ),
+    Phrase(
+        "market_rounds_12m",
+        "{v} funding rounds in its sector and region in the last 12 months",
+        one="1 funding round in its sector and region in the last 12 months",
+        zero="no funding round in its sector and region in the last 12 months",
+        missing="sector or region unknown",
+    ),
+    Phrase(
+        "sector_rounds_12m",
+        "{v} funding rounds in its sector nationwide in the last 12 months",
+        one="1 funding round in its sector nationwide in the last 12 months",
+        zero="no funding round in its sector nationwide in the last 12 months",
+        missing="sector unknown",
+    ),
+    # investors
+    Phrase(
+        "investors_track_record_max",
+        "up to {v} of an investor's other companies reached a milestone",
+        kind="pct",
+        zero="none of its investors' other companies reached a milestone yet",
+        missing="no investor with other companies to judge by",
+    ),
+    Phrase(
+        "investors_track_record_mean",
+        "on average {v} of its investors' other companies reached a milestone",
+        kind="pct",
+        zero="none of its investors' other companies reached a milestone yet",
+        missing="no investor with other companies to judge by",
+    ),
+    Phrase(
+        "n_investors_with_track_record",
+        "{v} investors with other companies to judge by",
+        one="1 investor with other companies to judge by",
+        zero="no investor with other companies to judge by",
+        missing="investors unknown",
+    ),
+    # cohort
+    Phrase("founding_year", "founded in {v}", missing="founding date unknown"),
+    Phrase("founding_cohort", "founded in {v}", kind="text", missing="founding date unknown"),
     # hiring
     Phrase(
         "headcount_growth_12m",
@@ -327,6 +390,7 @@ _COMPILED: tuple[tuple[re.Pattern[str], Phrase], ...] = tuple(
     (re.compile(p.pattern), p) for p in PHRASES
 )
 _WINDOWS = {"90d": "90 days", "365d": "12 months"}
+DAYS_PER_MONTH = 365.25 / 12
 
 
 def is_missing(value: object) -> bool:
@@ -353,7 +417,7 @@ def format_days(days: float) -> str:
         n = round(days)
         return f"{n} day" if n == 1 else f"{n} days"
     if days < 730:
-        months = round(days / 30.4375)
+        months = round(days / DAYS_PER_MONTH)
         return f"{months} months"
     years = days / 365.25
     return f"{years:.0f} years" if years >= 10 else f"{years:.1f} years".replace(".0 ", " ")
@@ -368,12 +432,21 @@ def format_eur(amount: float) -> str:
     return f"€{amount:.0f}"
 
 
+def format_ratio(value: float) -> str:
+    value = abs(float(value))
+    return f"{value:.0f}x" if value >= 10 else f"{value:.2g}x"
+
+
 def format_value(value: object, kind: ValueKind) -> str:
     if kind == "text":
         return WORDS.get(str(value), str(value))
     number = float(value)  # type: ignore[arg-type]
     if kind == "days":
         return format_days(number)
+    if kind == "months":
+        return format_days(number * DAYS_PER_MONTH)
+    if kind == "ratio":
+        return format_ratio(number)
     if kind == "eur":
         return format_eur(number)
     if kind == "pct":

@@ -148,10 +148,8 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
-    # The candidate rule's age fallback, so that the model reads the age the rule judged.
-    tables = build_feature_tables(
-        snapshot.tables, snapshot.snapshot_date, age_fallback=settings.training.rules.age_fallback
-    )
+    # The run's rules: milestones and the age fallback the candidate rule judged by.
+    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date, settings.training.rules)
     tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
         tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
