@@ -60,6 +60,14 @@ class LatestDate:
         label = max(pool, key=lambda k: pool[k])
         return date.fromisoformat(pool[label]), label
 
+    def snapshot_date(self, stamps: Sequence[str]) -> tuple[date | None, str]:
+        """The export date: the latest record stamp, else the latest dated value; and why."""
+        snapshot, label = self.latest(stamps)
+        if snapshot is not None:
+            return snapshot, f"latest {label} in the source"
+        snapshot, label = self.latest()
+        return snapshot, f"latest dated value in the source ({label})" if label else "none"
+
 
 @dataclass
 class Imported:

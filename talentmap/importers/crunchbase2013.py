@@ -299,11 +299,7 @@ def run(options: ImportOptions, report: ImportReport) -> Imported:
 
     if "funding_rounds" in frames and "organizations" in frames:
         _observe_rounds_before_founding(frames, report)
-    snapshot, label = latest.latest(STAMP_LABELS)
-    source_of_date = f"latest {label} in the source"
-    if snapshot is None:
-        snapshot, label = latest.latest()
-        source_of_date = f"latest dated value in the source ({label})" if label else "none"
+    snapshot, source_of_date = latest.snapshot_date(STAMP_LABELS)
     return Imported(
         frames=frames,
         source=SOURCE,

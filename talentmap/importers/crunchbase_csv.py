@@ -262,11 +262,7 @@ def run(options: ImportOptions, report: ImportReport) -> Imported:
         )
         report.note("no organizations.csv: every dependent row is dropped as orphaned")
 
-    snapshot, label = latest.latest(STAMP_LABELS)
-    origin = f"latest {label} in the source"
-    if snapshot is None:
-        snapshot, label = latest.latest()
-        origin = f"latest dated value in the source ({label})" if label else "none"
+    snapshot, origin = latest.snapshot_date(STAMP_LABELS)
     return Imported(
         frames=frames,
         source=SOURCE,
