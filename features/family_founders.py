@@ -2,7 +2,10 @@
 
 Counts are of distinct founders (or distinct prior companies). Each fact about a founder
 becomes known to the company on max(the fact's date, the founder's joining day); a degree
-without a graduation date is credited on the joining day.
+without a graduation date is credited on the joining day. A prior venture, and its exit,
+is also known no earlier than the source's first sighting of that other company
+(``first_seen_on``): a source that lists a company only later, history back-filled, held
+no record of it before, so crediting its founding role then would read a later export.
 """
 
 from __future__ import annotations
@@ -67,13 +70,18 @@ def _education_parts(p: Prepared, founders: pd.DataFrame) -> list:
     ]
 
 
-def _prior_ventures(founders: pd.DataFrame) -> pd.DataFrame:
-    """(org, person, prior org) triples: companies the founder started earlier."""
+def _prior_ventures(founders: pd.DataFrame, first_seen: pd.Series) -> pd.DataFrame:
+    """(org, person, prior org) triples: companies the founder started earlier.
+
+    Each is known on the later of the founder's start at the company and the first
+    sighting of the prior company (when the source records one).
+    """
     pairs = founders.merge(founders, on="person_id", suffixes=("", "_prior"))
     pairs = pairs[
         (pairs["org_id_prior"] != pairs["org_id"]) & (pairs["start_prior"] < pairs["start"])
     ]
-    return pairs.assign(**{DAY: pairs["start"]})
+    listed = pairs["org_id_prior"].map(first_seen).fillna(pairs["start"])
+    return pairs.assign(**{DAY: _later(pairs["start"], listed)})
 
 
 def _exit_parts(p: Prepared, ventures: pd.DataFrame) -> list:
@@ -87,8 +95,8 @@ def _exit_parts(p: Prepared, ventures: pd.DataFrame) -> list:
         .min()
         .reset_index()
     )
-    exited = ventures.drop(columns=DAY).merge(first_exit, on="org_id_prior", how="inner")
-    exited[DAY] = _later(exited["exit"], exited["start"])
+    exited = ventures.merge(first_exit, on="org_id_prior", how="inner")
+    exited[DAY] = _later(exited["exit"], exited[DAY])
     zeros = dict.fromkeys(EXIT_COLUMNS, 0.0)
     return [
         (count_distinct(exited, "org_id", ["org_id", "person_id"], "n_founders_prior_exit"), zeros),
@@ -101,7 +109,8 @@ def build_founders(p: Prepared) -> pd.DataFrame:
     parts: list = []
     if p.roles is not None:
         founders = _founders(p)
-        ventures = _prior_ventures(founders)
+        first_seen = p.orgs.drop_duplicates("org_id").set_index("org_id")["first_seen"]
+        ventures = _prior_ventures(founders, first_seen)
         zeros = dict.fromkeys(VENTURE_COLUMNS, 0.0)
         parts += [
             (

@@ -2,7 +2,9 @@
 
 A shortlist's ``region`` filter takes exactly these names. An organisation outside France
 is "International" whatever its own region text says (that text is free-form abroad); a
-French organisation without a region is on no tile and only appears unfiltered.
+French organisation without a region, and one whose country is unknown, is on no tile and
+only appears unfiltered. Unknown is not abroad (data/CONTRACT.md): real exports leave a
+tenth or more of the countries blank, most of them French companies.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ MAP_REGIONS: tuple[str, ...] = (*FRENCH_REGIONS, INTERNATIONAL)
 
 
 def map_region(country: object, region: object) -> str | None:
-    """The map tile of an organisation, or None (French, region unknown)."""
-    if not isinstance(country, str) or country != FRANCE:
+    """The map tile of an organisation, or None (French with no region, or country unknown)."""
+    if not isinstance(country, str) or not country:
+        return None
+    if country != FRANCE:
         return INTERNATIONAL
     return region if isinstance(region, str) and region in FR_REGIONS else None
 

@@ -126,7 +126,7 @@ function renderMap() {
   const sector = state.filters && state.filters.sector ? ` in ${state.filters.sector}` : "";
   $("map-caption").textContent =
     `Number and share of the top ${total} candidates${sector} in each region` +
-    (unplaced > 0 ? ` (${unplaced} French with no region known).` : ".");
+    (unplaced > 0 ? ` (${unplaced} with no region known).` : ".");
 }
 
 function reasonItem(reason) {

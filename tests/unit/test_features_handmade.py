@@ -327,3 +327,31 @@ def test_closure_is_dated() -> None:
     c = profile[profile["org_id"] == "C"].set_index("event_timestamp")["is_closed"]
     assert c.loc[D("2021-06-30", tz="UTC") : D("2021-12-30", tz="UTC")].eq(0.0).all()
     assert c.loc[D("2021-12-31", tz="UTC")] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("listed", "ventures", "exits"),
+    [
+        # C listed before A's founding: as above.
+        ("2015-06-01", (1.0, 1.0, 1.0), (0.0, 0.0, 1.0)),
+        # C listed in 2020 with its history back-filled: before that day no record of it
+        # existed, so pA1's earlier venture cannot be credited to A.
+        ("2020-01-01", (0.0, 1.0, 1.0), (0.0, 0.0, 1.0)),
+        # Listed after its exit: neither the venture nor the exit is known at T3.
+        ("2022-01-01", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
+    ],
+)
+def test_a_prior_venture_counts_from_its_first_sighting(
+    listed: str, ventures: tuple[float, ...], exits: tuple[float, ...]
+) -> None:
+    tables = world()
+    orgs = tables["organizations"]
+    orgs.loc[orgs["org_id"] == "C", "first_seen_on"] = D(listed)
+    features = asof_join_frames(
+        pd.DataFrame({"org_id": "A", "as_of": [T1, T2, T3]}),
+        build_feature_tables(tables, date(2025, 12, 31)),
+    )
+    assert tuple(features["n_prior_ventures"]) == ventures
+    assert tuple(features["n_founders_prior_venture"]) == ventures
+    assert tuple(features["n_prior_exits"]) == exits
+    assert tuple(features["n_founders_prior_exit"]) == exits

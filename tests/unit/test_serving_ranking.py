@@ -23,7 +23,7 @@ from talentmap.serving.auth import Principal
 from talentmap.serving.champion import ChampionInfo
 from talentmap.serving.inputs import ServingInputs
 from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
-from talentmap.serving.regions import INTERNATIONAL
+from talentmap.serving.regions import INTERNATIONAL, map_region
 from talentmap.serving.schemas import ShortlistRequest, ShortlistResponse
 from talentmap.serving.state import Served, ServingState
 from talentmap.settings import Settings
@@ -109,6 +109,16 @@ def test_opt_outs_and_metadata(ranking: Ranking) -> None:
     assert row["founders"] == [{"name": "Person 4", "role": "CEO"}]
     assert ranking.row(ranking.row_of("org-0003"))["founders"][0]["role"] == "founder"
     assert ranking.row(ranking.row_of("org-0010"))["region"] == INTERNATIONAL  # DE, Bayern
+
+
+def test_an_unknown_country_is_on_no_tile() -> None:
+    assert map_region("DE", "Bayern") == INTERNATIONAL
+    assert map_region("FR", "Occitanie") == "Occitanie"
+    assert map_region("FR", None) is None
+    # Unknown is not abroad: a blank country (a tenth of a real export) lands on no tile,
+    # whatever its free-text region says, and never under International.
+    assert map_region(None, "Paris") is None
+    assert map_region(float("nan"), "Île-de-France") is None
 
 
 @pytest.mark.parametrize(
