@@ -36,9 +36,14 @@ COLUMNS = FAMILIES["investors"].numeric
 REFRESH = "ME"
 
 
+def _listed(p: Prepared, frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{DAY: p.listed_day(frame)})
+
+
 def milestone_days(p: Prepared) -> pd.DataFrame:
     """org_id, ms_day: each organisation's first milestone (rounds and exits, per rules)."""
-    rules, rounds = p.rules, p.rounds
+    # Other companies' milestones: known from when the source listed them.
+    rules, rounds = p.rules, p.listed_rounds
     # NaN >= x is False: a round of unknown amount is never a milestone by its amount.
     hit = rounds["round_type"].isin(list(rules.milestone_round_types)) | (
         rounds["amount"] >= rules.large_round_eur
@@ -48,9 +53,12 @@ def milestone_days(p: Prepared) -> pd.DataFrame:
         raw = p.table("exits")
         exits = raw[raw["exit_kind"].isin(list(rules.exit_kinds))]
         parts.append(
-            pd.DataFrame(
-                {"org_id": exits["org_id"].astype(object), DAY: to_day(exits["exited_on"])}
-            ).dropna()
+            _listed(
+                p,
+                pd.DataFrame(
+                    {"org_id": exits["org_id"].astype(object), DAY: to_day(exits["exited_on"])}
+                ).dropna(),
+            )
         )
     dated = pd.concat(parts, ignore_index=True)
     return dated.groupby("org_id", sort=False)[DAY].min().rename("ms_day").reset_index()
@@ -126,7 +134,7 @@ def _records(p: Prepared) -> pd.DataFrame:
             }
         )
         .dropna()
-        .merge(p.rounds[["round_id", "org_id", DAY]], on="round_id", how="inner")
+        .merge(p.listed_rounds[["round_id", "org_id", DAY]], on="round_id", how="inner")
     )
     if inv.empty:
         empty = {"org_id": pd.Series(dtype=object), DAY: pd.Series(dtype="M8[ns]")}

@@ -115,7 +115,8 @@ def _refresh_rows(first: pd.Series, snapshot: pd.Timestamp, key: str) -> pd.Data
 
 def _heat(p: Prepared, key: str, column: str) -> pd.DataFrame:
     located = cells(p)[["org_id", key]].dropna()
-    dated = p.rounds[["org_id", DAY]].merge(located, on="org_id", how="inner")
+    # Other companies' rounds: counted from when the source listed them.
+    dated = p.listed_rounds[["org_id", DAY]].merge(located, on="org_id", how="inner")
     events = pd.concat(
         [
             pd.DataFrame({key: dated[key], DAY: dated[DAY], column: 1.0}),
@@ -125,7 +126,7 @@ def _heat(p: Prepared, key: str, column: str) -> pd.DataFrame:
     )
     counts = running_sum(events, key, [column])
     # Every cell from the first round in the data on: a market without rounds is a zero.
-    start = pd.Series(p.rounds[DAY].min(), index=pd.Index(located[key].unique(), name=key))
+    start = pd.Series(p.listed_rounds[DAY].min(), index=pd.Index(located[key].unique(), name=key))
     refresh = _refresh_rows(start, p.snapshot, key)
     keys = pd.concat([refresh, counts[[key, DAY]]], ignore_index=True)
     if keys.empty:
@@ -147,7 +148,7 @@ def build_sector_market(p: Prepared) -> pd.DataFrame:
 
 
 def build_round_pool(p: Prepared) -> pd.DataFrame:
-    known = p.rounds.dropna(subset=["amount"])
+    known = p.listed_rounds.dropna(subset=["amount"])
     if known.empty:
         return _empty(POOL_KEY, "pool_median_amount_eur")
     pooled = pd.DataFrame(

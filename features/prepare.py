@@ -52,6 +52,27 @@ class Prepared:
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    def listed_day(self, frame: pd.DataFrame) -> pd.Series:
+        """``frame[DAY]``, but never before the source first listed the row's company.
+
+        For features of *other* companies' events (market heat, the year's median, an
+        investor's record): a source that lists a company late, its history back-filled,
+        held none of those events before the listing, so an export taken then could not
+        count them (``first_seen_on``; without one, the event's own date).
+        """
+        listed = frame["org_id"].map(
+            self.orgs.drop_duplicates("org_id").set_index("org_id")["first_seen"]
+        )
+        listed = pd.to_datetime(listed).astype("datetime64[ns]")
+        late = listed.notna() & (listed > frame[DAY])
+        return frame[DAY].where(~late, listed)
+
+    @cached_property
+    def listed_rounds(self) -> pd.DataFrame:
+        """``rounds`` dated as other companies' features may know them (``listed_day``)."""
+        rounds = self.rounds
+        return rounds.assign(**{DAY: self.listed_day(rounds)})
+
     @cached_property
     def rounds(self) -> pd.DataFrame:
         """Dated rounds: round_id, org_id, day, round_type, amount (NaN when unknown).

@@ -365,3 +365,23 @@ def test_nothing_is_known_before_a_company_appears(features: pd.DataFrame) -> No
     # S is first seen on 2018-01-01: before, not even its market links.
     before = at(features, "S", "2017-06-01").drop(["org_id", "as_of"])
     assert before.isna().all(), before[before.notna()]
+
+
+def test_other_companies_rounds_count_from_when_the_source_listed_them() -> None:
+    # L, listed on 2019-12-01 with a round back-filled to 2019-06-01: an export taken
+    # before the listing held no such round, so P's market cannot count it before then.
+    tables = world()
+    late = {"org_id": "L", "name": "La", "founded_on": D("2018-02-01")}
+    late |= {"first_seen_on": D("2019-12-01"), "country": "FR"}
+    late |= {"region": "Occitanie", "sector": "ai"}
+    tables["organizations"] = pd.concat(
+        [tables["organizations"], pd.DataFrame([late])], ignore_index=True
+    )
+    rounds = tables["funding_rounds"]
+    row = rounds.iloc[[0]].assign(round_id="l1", org_id="L", announced_on=D("2019-06-01"))
+    tables["funding_rounds"] = pd.concat([rounds, row], ignore_index=True)
+    built = build_feature_tables(tables, SNAPSHOT)
+    entity = pd.DataFrame({"org_id": ["P", "P"], "as_of": [D("2019-11-30"), D("2019-12-01")]})
+    heat = asof_join_frames(entity, built)["market_rounds_12m"].tolist()
+    # 2019-03-01 (two) and 2019-07-10 in the window; L's round only once it is listed.
+    assert heat == [3.0, 4.0]
