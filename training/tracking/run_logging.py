@@ -29,6 +29,7 @@ from talentmap.settings.training import FairnessConfig
 from talentmap.training.pipeline.labels import label_window_end
 from talentmap.training.tracking import provenance
 from talentmap.training.tracking.card_inputs import FairnessResult, aligned_audit, fairness_of_run
+from talentmap.training.tracking.provenance import GitState
 from talentmap.training.tracking.run_inputs import LoggedRun, TrainingRunInputs, evaluation_rows
 from talentmap.training.tracking.target import (
     EVALUATION_ARTIFACT,
@@ -228,8 +229,9 @@ def _lineage(inputs: TrainingRunInputs, scored: ScoredWindow) -> dict[str, Any]:
     }
 
 
-def _tags(target: TrackingTarget, inputs: TrainingRunInputs, scored: ScoredWindow) -> dict:
-    git = provenance.git_state()
+def _tags(
+    target: TrackingTarget, inputs: TrainingRunInputs, scored: ScoredWindow, git: GitState
+) -> dict:
     tables = inputs.snapshot.tables
     return {
         "mlflow.user": target.run_user,
@@ -250,6 +252,7 @@ def _log_documents(
     inputs: TrainingRunInputs,
     scored: ScoredWindow,
     fairness: FairnessResult | None,
+    git: GitState,
 ) -> None:
     from talentmap.training.evaluation.fairness import FAIRNESS_ARTIFACT, fairness_document
     from talentmap.training.evaluation.metrics import to_jsonable
@@ -266,7 +269,6 @@ def _log_documents(
     mlflow.log_dict(_lineage(inputs, scored), "lineage.json")
     scorers = {k: to_jsonable(v) for k, v in scored.reports.items()}
     mlflow.log_dict({"evaluation_as_of": scored.as_of, "scorers": scorers}, "metrics.json")
-    git = provenance.git_state()
     mlflow.log_dict(
         {"git": {"commit": git.commit, "dirty": git.dirty}, **provenance.environment_tags()},
         "environment/environment.json",
@@ -393,14 +395,15 @@ def log_training_run(
     fairness_result = fairness_of_run(
         audit_config, scored.y, scored.scores[MODEL_SCORER], scored.groups_frame
     )
-    tags = _tags(target, inputs, scored)
+    git = provenance.git_state()  # one git call: the tags and environment.json agree
+    tags = _tags(target, inputs, scored, git)
     with activate(target) as client:
         experiment_id = ensure_experiment(client, target.experiment, target.artifact_root)
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=inputs.run_name, tags=tags
         ) as run:
             run_id = run.info.run_id
-            _log_documents(mlflow, inputs, scored, fairness_result)
+            _log_documents(mlflow, inputs, scored, fairness_result, git)
             _log_plots(mlflow, inputs, scored, fairness_result)
             mlflow.log_text(
                 _model_card(target, inputs, scored, fairness_result, run_id), "model_card.md"
