@@ -18,6 +18,8 @@ from talentmap.importers.writing import (
     SRC,
     apply_contract_rules,
     count,
+    drop,
+    kept,
     to_output,
     write_output,
 )
@@ -151,3 +153,21 @@ def validation_summary(out: Path) -> dict[str, object]:
         "rows_rejected_by_table": {t: len(r) for t, r in rejected.items() if len(r)},
         "examples": [str(p) for p in result.problems[:10]],
     }
+
+
+def people_with_roles_only(link: str) -> Callable[[dict[str, pd.DataFrame]], None]:
+    """Data minimisation: a person enters only through a ``link`` (role, job) at an
+    imported company; the others are dropped with that reason."""
+
+    def keep_linked(frames: dict[str, pd.DataFrame]) -> None:
+        people, roles = frames.get("people"), frames.get("roles")
+        if people is None:
+            return
+        linked = set() if roles is None else set(roles.loc[kept(roles), "person_id"].dropna())
+        drop(
+            people,
+            ~people["person_id"].isin(linked),
+            f"no {link} at an imported company (data minimisation)",
+        )
+
+    return keep_linked

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from talentmap.importers.common import Imported, ImportOptions, LatestDate, load
+from talentmap.importers.common import (
+    Imported,
+    ImportOptions,
+    LatestDate,
+    load,
+    people_with_roles_only,
+)
 from talentmap.importers.normalise import (
     UNKNOWN_WORDS,
     amounts,
@@ -307,7 +313,7 @@ def run(options: ImportOptions, report: ImportReport) -> Imported:
         name="crunchbase-2013-snapshot",
         snapshot_date=snapshot,
         snapshot_date_source=source_of_date,
-        after_rules=_people_with_roles_only,
+        after_rules=people_with_roles_only("role"),
     )
 
 
@@ -526,17 +532,4 @@ def _observe_rounds_before_founding(frames: dict[str, pd.DataFrame], report: Imp
     report.table("funding_rounds").observe(
         "round dated before the company's founding date (founding dates are often back-filled)",
         int(early.sum()),
-    )
-
-
-def _people_with_roles_only(frames: dict[str, pd.DataFrame]) -> None:
-    """Data minimisation: a person enters only through a role at an imported company."""
-    people, roles = frames.get("people"), frames.get("roles")
-    if people is None:
-        return
-    linked = set() if roles is None else set(roles.loc[kept(roles), "person_id"].dropna())
-    drop(
-        people,
-        ~people["person_id"].isin(linked),
-        "no role at an imported company (data minimisation)",
     )

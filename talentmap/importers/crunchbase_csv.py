@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from talentmap.importers.common import Imported, ImportOptions, LatestDate, load
+from talentmap.importers.common import (
+    Imported,
+    ImportOptions,
+    LatestDate,
+    load,
+    people_with_roles_only,
+)
 from talentmap.importers.normalise import (
     UNKNOWN_WORDS,
     amounts,
@@ -29,7 +35,7 @@ from talentmap.importers.value_maps import (
     degree_from,
     role_from,
 )
-from talentmap.importers.writing import drop, frame, kept
+from talentmap.importers.writing import frame
 
 SOURCE = "Crunchbase CSV export (crunchbase.com)"
 LICENCE = "Crunchbase licence agreement (proprietary; check your contract before sharing)"
@@ -270,7 +276,7 @@ def run(options: ImportOptions, report: ImportReport) -> Imported:
         name="crunchbase-csv-export",
         snapshot_date=snapshot,
         snapshot_date_source=origin,
-        after_rules=_people_with_roles_only,
+        after_rules=people_with_roles_only("job"),
     )
 
 
@@ -401,17 +407,4 @@ def _exits(
         },
         src,
         raw.index,
-    )
-
-
-def _people_with_roles_only(frames: dict[str, pd.DataFrame]) -> None:
-    """Data minimisation: a person enters only through a job at an imported company."""
-    people, roles = frames.get("people"), frames.get("roles")
-    if people is None:
-        return
-    linked = set() if roles is None else set(roles.loc[kept(roles), "person_id"].dropna())
-    drop(
-        people,
-        ~people["person_id"].isin(linked),
-        "no job at an imported company (data minimisation)",
     )
