@@ -34,7 +34,8 @@ def test_every_talentmap_module_sits_in_a_layer() -> None:
 
 def test_the_layers_run_from_the_application_down_to_the_contract() -> None:
     config = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
-    (contract,) = config["tool"]["importlinter"]["contracts"]
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c["type"] == "layers"]
     top = [layer.split(":")[0].strip() for layer in contract["layers"][:4]]
     assert top == ["talentmap.app", "talentmap.serving", "talentmap.training", "talentmap.features"]
     assert "talentmap.settings" in contract["layers"][-1]
