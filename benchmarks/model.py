@@ -191,7 +191,14 @@ def selection_of(model: Any) -> dict[str, Any] | None:
     selection = getattr(model, "selection_", None)
     if selection is None:
         return None
-    return json.loads(json.dumps(selection, default=str))
+    return json.loads(json.dumps(selection, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as numbers and lists; anything else as its text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 # ------------------------------------------------------------------ one world
