@@ -145,6 +145,9 @@ def compare_scorers(
         # precision@k over k >= the covered rows is the base rate for every scorer.
         "ks_at_or_beyond_rows": [k for k in KS if k >= int(known.sum())],
         "base_rate_covered": float(y_known.mean()) if len(y_known) else None,
+        # The oracle's expected base rate on the same rows: far from the realised one
+        # would mean the labels and the oracle disagree about the promise label.
+        "mean_p_true_covered": float(p[known].mean()) if known.any() else None,
         "metrics": metrics,
         "served_over_oracle": {m: ratio(served_m[m], oracle_m[m]) for m in METRICS},
         "served_minus_logistic": {
@@ -289,7 +292,8 @@ def measure_world(
     if not result.evaluated or result.labels is None:
         raise RuntimeError(f"the backtest at {when} has no labels: {result.metrics['evaluation']}")
     oracle = pd.read_parquet(world / "truth" / "oracle.parquet")
-    p_true = join_oracle(result.candidate_ids, oracle_at(oracle, result.as_of))
+    oracle_now = oracle_at(oracle, result.as_of)
+    p_true = join_oracle(result.candidate_ids, oracle_now)
     evaluation = result.metrics["evaluation"]
     record.update(
         snapshot_date=result.snapshot_date.isoformat(),
@@ -298,6 +302,9 @@ def measure_world(
         backtest_steps_seconds=steps,
         threads=settings.training.model.num_threads,
         training_rows=result.metrics["training"]["rows"],
+        # The generator's own candidate rule at that date (a superset is expected: the
+        # pipeline also needs the company to be visible in the data by then).
+        oracle_rows_at_as_of=len(oracle_now),
         best_iteration=result.metrics["training"]["model"]["best_iteration"],
         all_candidates={
             "n": evaluation["n"],

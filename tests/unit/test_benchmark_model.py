@@ -88,6 +88,7 @@ def test_bench_compare_scorers_uses_only_oracle_covered_rows() -> None:
     assert out["coverage"] == pytest.approx(4 / 6)
     assert out["positives_covered"] == 2
     assert out["base_rate_covered"] == pytest.approx(0.5)
+    assert out["mean_p_true_covered"] == pytest.approx((0.7 + 0.1 + 0.6 + 0.2) / 4)
     assert out["ks_at_or_beyond_rows"] == [100, 500]
     m = out["metrics"]
     # served ranks 1,0,0,1 (by 0.9, 0.8, 0.2, 0.1): AP = (1/1 + 2/4) / 2 = 0.75
@@ -134,6 +135,7 @@ def test_bench_compare_scorers_without_oracle_rows_reports_undefined() -> None:
     assert out["covered"] == 0
     assert out["coverage"] == 0.0
     assert out["metrics"]["served"]["auc_pr"] is None
+    assert out["mean_p_true_covered"] is None
     assert out["served_over_oracle"] == {
         "auc_pr": None,
         "precision@100": None,
