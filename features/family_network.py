@@ -153,15 +153,18 @@ record AS (
     FROM steps GROUP BY investor_id, {DAY}
     WINDOW w AS (PARTITION BY investor_id ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
 ),
--- Each investor's record at every month end from its first investment.
+-- Each investor's record at every month end once it has enough companies to judge by
+-- (the portfolio only grows; smaller ones take part in neither feature).
 investor_grid AS (
     SELECT i.investor_id, g.{DAY}
-    FROM (SELECT investor_id, min(joined) AS first FROM first_inv GROUP BY investor_id) i
+    FROM (
+        SELECT investor_id, min({DAY}) AS first FROM record
+        WHERE n >= {SUCCESS_MIN_COMPANIES} GROUP BY investor_id
+    ) i
     JOIN grid g ON g.{DAY} >= i.first
 ),
 record_grid AS (
-    SELECT ig.investor_id, ig.{DAY}, r.n, r.m / r.n AS rate,
-        r.n >= {SUCCESS_MIN_COMPANIES} AND r.m / r.n >= {SUCCESS_RECORD} AS good
+    SELECT ig.investor_id, ig.{DAY}, r.m / r.n AS rate, r.m / r.n >= {SUCCESS_RECORD} AS good
     FROM investor_grid ig ASOF JOIN record r
         ON ig.investor_id = r.investor_id AND ig.{DAY} >= r.{DAY}
 ),
@@ -175,7 +178,7 @@ edges AS (
 network AS (
     SELECT e.i AS investor_id, rg.{DAY},
         bool_or(rg.good) AS linked,
-        max(rg.rate) FILTER (WHERE rg.n >= {SUCCESS_MIN_COMPANIES}) AS best
+        max(rg.rate) AS best
     FROM edges e JOIN record_grid rg ON rg.investor_id = e.j AND rg.{DAY} >= e.since
     GROUP BY e.i, rg.{DAY}
 ),
@@ -187,13 +190,17 @@ refresh AS (
     JOIN grid g ON g.{DAY} >= c.first
 ),
 pairs AS (
-    SELECT r.org_id, r.{DAY}, f.investor_id
+    -- The network of the last month end on or before the day. It only grows (co-investors
+    -- are added, portfolios grow), so an investor without a row then had none before.
+    SELECT r.org_id, r.{DAY}, f.investor_id,
+        CASE WHEN r.{DAY}::DATE = last_day(r.{DAY}) THEN r.{DAY}::DATE
+            ELSE last_day(r.{DAY} - INTERVAL 1 MONTH) END AS month_end
     FROM refresh r JOIN first_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
 ),
 scored AS (
     SELECT p.org_id, p.{DAY}, n.linked, n.best
-    FROM pairs p ASOF LEFT JOIN network n
-        ON p.investor_id = n.investor_id AND p.{DAY} >= n.{DAY}
+    FROM pairs p LEFT JOIN network n
+        ON p.investor_id = n.investor_id AND p.month_end = n.{DAY}::DATE
 )
 SELECT org_id, {DAY},
     count(*) FILTER (WHERE linked)::DOUBLE AS {COINVESTOR_COLUMNS[0]},
