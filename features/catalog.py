@@ -292,6 +292,31 @@ FAMILIES: dict[str, Family] = {
             description="Share of the investors' earlier companies that reached a milestone.",
         ),
         Family(
+            name="coinvestors",
+            key=ORG_KEY,
+            numeric=("n_investors_coinvested_successful", "coinvestors_track_record_max"),
+            description="Investors' co-investment with investors whose companies did well.",
+            module="network",
+        ),
+        Family(
+            name="founder_network",
+            key=ORG_KEY,
+            numeric=(
+                "n_founders_prior_milestone",
+                "founders_network_size",
+                "founders_network_milestone_rate",
+            ),
+            description="Milestones of the founders' earlier companies and co-founders' others.",
+            module="network",
+        ),
+        Family(
+            name="program_cohort",
+            key=ORG_KEY,
+            numeric=("cohort_alumni_n_milestone", "cohort_alumni_milestone_rate"),
+            description="Milestones of the other companies of its programme cohorts.",
+            module="network",
+        ),
+        Family(
             name="cohort",
             key=ORG_KEY,
             strings=("founding_cohort",),

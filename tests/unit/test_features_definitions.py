@@ -25,7 +25,9 @@ from talentmap.features.timing import timing_udf
 # Captured from the hand-written features/definitions/ modules at 84332af, then extended
 # deliberately with the signals of issue 13 §4 (momentum, investors, cohort, the links to
 # market cells and round pools, market heat, the round pool's median and the on-demand
-# relative amount). The order is the order `feast apply` registers them in.
+# relative amount), then with the network signals of issue 9 part 2 (co-investors,
+# founders' networks, programme cohorts). The order is the order `feast apply` registers
+# them in.
 EXPECTED_ORDER = [
     "Entity:organization",
     "Entity:person",
@@ -42,6 +44,9 @@ EXPECTED_ORDER = [
     "FeatureView:person_research",
     "FeatureView:momentum",
     "FeatureView:investors",
+    "FeatureView:coinvestors",
+    "FeatureView:founder_network",
+    "FeatureView:program_cohort",
     "FeatureView:cohort",
     "FeatureView:links",
     "FeatureView:market",
@@ -307,6 +312,61 @@ EXPECTED_VIEWS = {
         "description": "Share of the investors' earlier companies that reached a milestone.",
         "tags": {"family": "investors"},
     },
+    "coinvestors": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "n_investors_coinvested_successful: FLOAT64",
+            "coinvestors_track_record_max: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "coinvestors_source",
+            "path": "coinvestors.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the coinvestors family.",
+        },
+        "online": True,
+        "description": "Investors' co-investment with investors whose companies did well.",
+        "tags": {"family": "coinvestors"},
+    },
+    "founder_network": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "n_founders_prior_milestone: FLOAT64",
+            "founders_network_size: FLOAT64",
+            "founders_network_milestone_rate: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "founder_network_source",
+            "path": "founder_network.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the founder_network family.",
+        },
+        "online": True,
+        "description": "Milestones of the founders' earlier companies and co-founders' others.",
+        "tags": {"family": "founder_network"},
+    },
+    "program_cohort": {
+        "entities": ["organization"],
+        "ttl": timedelta(days=7300),
+        "schema": [
+            "cohort_alumni_n_milestone: FLOAT64",
+            "cohort_alumni_milestone_rate: FLOAT64",
+        ],
+        "source": {
+            "type": "FileSource",
+            "name": "program_cohort_source",
+            "path": "program_cohort.parquet",
+            "timestamp_field": "event_timestamp",
+            "description": "Event-driven table of the program_cohort family.",
+        },
+        "online": True,
+        "description": "Milestones of the other companies of its programme cohorts.",
+        "tags": {"family": "program_cohort"},
+    },
     "cohort": {
         "entities": ["organization"],
         "ttl": timedelta(days=7300),
@@ -515,6 +575,19 @@ EXPECTED_SERVICES = {
                     "n_investors_with_track_record",
                 ],
             ),
+            (
+                "coinvestors",
+                ["n_investors_coinvested_successful", "coinvestors_track_record_max"],
+            ),
+            (
+                "founder_network",
+                [
+                    "n_founders_prior_milestone",
+                    "founders_network_size",
+                    "founders_network_milestone_rate",
+                ],
+            ),
+            ("program_cohort", ["cohort_alumni_n_milestone", "cohort_alumni_milestone_rate"]),
             ("cohort", ["founding_cohort", "founding_year"]),
             ("market", ["market_rounds_12m"]),
             ("sector_market", ["sector_rounds_12m"]),
@@ -640,6 +713,9 @@ def test_build_finds_each_family_builder_from_the_catalogue() -> None:
         ("person_research", "talentmap.features.family_research.build_person_research"),
         ("momentum", "talentmap.features.family_momentum.build_momentum"),
         ("investors", "talentmap.features.family_investors.build_investors"),
+        ("coinvestors", "talentmap.features.family_network.build_coinvestors"),
+        ("founder_network", "talentmap.features.family_network.build_founder_network"),
+        ("program_cohort", "talentmap.features.family_network.build_program_cohort"),
         ("cohort", "talentmap.features.family_cohort.build_cohort"),
         ("links", "talentmap.features.family_market.build_links"),
         ("market", "talentmap.features.family_market.build_market"),

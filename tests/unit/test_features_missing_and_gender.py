@@ -30,7 +30,15 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
     full = random_world(50, 7)
     minimal = {k: full[k] for k in ("organizations", "funding_rounds")}
     features = at_end(minimal)
-    for family in ("team", "hiring", "programs", "research", "founders"):
+    for family in (
+        "team",
+        "hiring",
+        "programs",
+        "research",
+        "founders",
+        "founder_network",
+        "program_cohort",
+    ):
         columns = list(FAMILIES[family].model_features)
         assert features[columns].isna().all().all(), family
     investor = [
@@ -38,6 +46,7 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
         "n_distinct_vc_investors",
         "n_rounds_with_vc",
         *FAMILIES["investors"].model_features,
+        *FAMILIES["coinvestors"].model_features,
     ]
     assert features[investor].isna().all().all()
     assert features["n_rounds"].notna().all() and (features["n_rounds"] > 0).any()
@@ -51,7 +60,10 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
 @pytest.mark.parametrize(
     ("dropped", "family_columns"),
     [
-        ("programs", list(FAMILIES["programs"].model_features)),
+        (
+            "programs",
+            [*FAMILIES["programs"].model_features, *FAMILIES["program_cohort"].model_features],
+        ),
         ("headcount", ["headcount_latest", "headcount_12m_ago", "headcount_growth_12m"]),
         ("job_postings", ["job_postings_total", "job_postings_90d", "job_postings_365d"]),
         (
@@ -68,6 +80,7 @@ def test_only_required_tables_leaves_other_families_missing() -> None:
                 "n_rounds_with_vc",
                 "n_rounds_with_lead",
                 *FAMILIES["investors"].model_features,
+                *FAMILIES["coinvestors"].model_features,
             ],
         ),
     ],
@@ -86,8 +99,12 @@ def test_one_missing_table_blanks_exactly_its_features(
     shared: tuple[str, ...] = ()
     if dropped in ("headcount", "job_postings"):
         shared = FAMILIES["hiring"].columns
-    if dropped == "exits":  # exits are milestones of the investors' other companies
-        shared = FAMILIES["investors"].columns
+    if dropped == "exits":  # exits are milestones of the other companies of the networks
+        shared = tuple(
+            c
+            for family in ("investors", "coinvestors", "founder_network", "program_cohort")
+            for c in FAMILIES[family].columns
+        )
     # Without a founding date, a company's age counts from its first dated event, which
     # this table may hold (talentmap.features.age).
     aged = ("company_age_days",) if dropped in AGE_EVENT_TABLES else ()
