@@ -75,9 +75,7 @@ def _outcome(number: int, value: float, *, current: bool = False) -> TrialOutcom
 
 
 def _result(values: list[float], *, with_current: bool = True) -> TuneResult:
-    trials = tuple(
-        _outcome(i, v, current=with_current and i == 0) for i, v in enumerate(values)
-    )
+    trials = tuple(_outcome(i, v, current=with_current and i == 0) for i, v in enumerate(values))
     best = max(trials, key=lambda t: (t.value, -t.number))  # optuna keeps the first best
     split = TuneSplit((pd.Timestamp("2015-03-31"),), (pd.Timestamp("2018-03-31"),), (), HORIZON)
     return TuneResult(
