@@ -164,6 +164,16 @@ class RetrainConfig(BaseModel):
     runs_dir: Path = Field(
         Path("data/runs"), description="Backtest outputs (predictions, metrics) per run."
     )
+    tune_budget_seconds: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Seconds a retrain may spend on a hyperparameter search (the [tune] space, seed, "
+            "eval_dates, and n_trials as a cap) on the rows it is about to fit; 0 = off. No "
+            "trial starts after the budget. The search's best values are fitted only if they "
+            "beat the configured [training.model] on the search's inner evaluation."
+        ),
+    )
 
 
 class FairnessConfig(BaseModel):

@@ -91,6 +91,8 @@ STEPS: tuple[str, ...] = (
 
 # (done, total, description), the same hook shape as ingestion's progress.
 StepHook = Callable[[int, int, str], None]
+# (training feature frame, training rows [org_id, as_of, label]) -> the values to fit.
+ModelChooser = Callable[[pd.DataFrame, pd.DataFrame], ModelConfig]
 
 
 class BacktestError(RuntimeError):
@@ -372,6 +374,7 @@ def run_backtest(
     on_step: StepHook | None = None,
     snapshot: Snapshot | None = None,
     store: FeatureStore | None = None,
+    choose_model: ModelChooser | None = None,
 ) -> BacktestResult:
     """Ingest, build features, train on windows closed by ``as_of``, rank, evaluate, write.
 
@@ -381,6 +384,9 @@ def run_backtest(
     second build. Raises ``BacktestError`` when ``as_of`` lies after the snapshot, and
     ``UnusableDataError`` when the training rows cannot train a model (too few dates,
     rows or positives: the message says what to change).
+
+    ``choose_model`` (retrain's budgeted search) picks the model's values from the
+    retrieved training frame and rows instead of ``training.model``.
     """
     total = len(STEPS)
 
@@ -420,8 +426,11 @@ def run_backtest(
     now_frame = retrieve_features(settings, store, current)
 
     step(4)
+    model_config = (
+        config.model if choose_model is None else choose_model(train_frame, training.rows)
+    )
     model = fit_model(
-        train_frame, training.rows["label"], training.rows["as_of"], config.model, features
+        train_frame, training.rows["label"], training.rows["as_of"], model_config, features
     )
     step(5)
     logistic = fit_baselines(train_frame, training.rows["label"], features, config.model.seed)

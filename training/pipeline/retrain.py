@@ -9,6 +9,11 @@ publish. Two promises hold whatever fails, including a SIGKILL between any two s
   Each run builds a new version under ``versions_dir``; the live paths are symlinks that
   are switched to it with one atomic rename each, only after the gate has decided.
 
+With ``retrain.tune_budget_seconds > 0`` (or ``tune_budget_seconds=``) the train step
+first runs a budgeted hyperparameter search on the rows it is about to fit and fits the
+searched values only if they beat the configured ones on the search's inner evaluation
+(``retrain_tune``); the promotion gate then judges the challenger as usual.
+
 A file lock keeps two retrains from running at once; the operating system releases it
 when its holder dies, so a killed run never blocks the next one. A run whose snapshot,
 code and settings match the champion's is a no-op, so a cron job can fire freely.
@@ -23,10 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
 from talentmap.settings import FeatureSettings, Settings
+
+if TYPE_CHECKING:
+    from talentmap.training.pipeline.retrain_tune import TuningDecision
 
 RETRAIN_STEPS: tuple[str, ...] = (
     "ingest",
@@ -66,6 +75,7 @@ class RetrainOutcome:
     run_id: str | None = None
     promoted: bool | None = None
     decision_reason: str | None = None
+    tuning: TuningDecision | None = None  # None when no search ran (budget 0)
 
 
 def _version_settings(settings: Settings, version_dir: Path) -> Settings:
@@ -78,9 +88,15 @@ def _version_settings(settings: Settings, version_dir: Path) -> Settings:
     return settings.model_copy(update={"features": features})
 
 
-def config_fingerprint(settings: Settings) -> str:
-    """A short hash of what shapes the model: the candidate rules and hyperparameters."""
+def config_fingerprint(settings: Settings, tune_budget_seconds: float = 0.0) -> str:
+    """A short hash of what shapes the model: the candidate rules and hyperparameters.
+
+    A tuning search shapes it too: with a budget, the ``[tune]`` settings and the budget
+    are hashed as well (without one, the hash is what it always was).
+    """
     text = settings.training.model_dump_json()
+    if tune_budget_seconds > 0:
+        text += f"\ntune={settings.tune.model_dump_json()}\nbudget={tune_budget_seconds!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -112,7 +128,9 @@ def prune_versions(versions_dir: Path, keep: int, live: set[Path]) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _champion_matches(settings: Settings, snapshot_id: str, opt_outs: str) -> str | None:
+def _champion_matches(
+    settings: Settings, snapshot_id: str, opt_outs: str, fingerprint: str
+) -> str | None:
     """The champion's version if it was trained on this snapshot, code, config and opt-outs.
 
     Opt-outs count: a `forget` since the champion's run must lead to a retrain without it.
@@ -135,7 +153,7 @@ def _champion_matches(settings: Settings, snapshot_id: str, opt_outs: str) -> st
         tags.get("lineage.snapshot_id") == snapshot_id
         and tags.get("git.commit") == git.commit
         and git.dirty is False
-        and tags.get("talentmap.config_fingerprint") == config_fingerprint(settings)
+        and tags.get("talentmap.config_fingerprint") == fingerprint
         and tags.get("talentmap.opt_outs_fingerprint") == opt_outs
         # A run killed between promotion and publication left the old store live.
         and (read_lineage(settings.feature_tables_dir) or {}).get("snapshot_id") == snapshot_id
@@ -149,13 +167,24 @@ def retrain(
     *,
     force: bool = False,
     on_step: StepHook | None = None,
+    tune_budget_seconds: float | None = None,
 ) -> RetrainOutcome:
-    """Run the whole chain under the lock; raise ``RetrainError`` naming the failed step."""
+    """Run the whole chain under the lock; raise ``RetrainError`` naming the failed step.
+
+    ``tune_budget_seconds`` overrides ``retrain.tune_budget_seconds`` (0 = no search).
+    """
+    budget = (
+        settings.retrain.tune_budget_seconds if tune_budget_seconds is None else tune_budget_seconds
+    )
+    if budget < 0:
+        raise ValueError(f"the tuning budget must be 0 (off) or positive, not {budget}")
     lock_path = settings.path(settings.retrain.lock_file)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(lock_path), timeout=0):
-            return _retrain_locked(settings, Path(data_dir), force=force, on_step=on_step)
+            return _retrain_locked(
+                settings, Path(data_dir), force=force, on_step=on_step, budget=budget
+            )
     except Timeout as busy:
         raise RetrainBusyError(
             f"another retrain is running (lock {lock_path} is held); try again later"
@@ -163,7 +192,7 @@ def retrain(
 
 
 def _retrain_locked(
-    settings: Settings, data_dir: Path, *, force: bool, on_step: StepHook | None
+    settings: Settings, data_dir: Path, *, force: bool, on_step: StepHook | None, budget: float
 ) -> RetrainOutcome:
     from talentmap.features import store as feature_store
     from talentmap.optouts import opt_outs_fingerprint
@@ -183,8 +212,9 @@ def _retrain_locked(
         begin(step)
         snapshot = load_snapshot(settings, data_dir)
         opt_outs = opt_outs_fingerprint(snapshot.tables.get("opt_outs"))
+        fingerprint = config_fingerprint(settings, budget)
         if not force:
-            current = _champion_matches(settings, snapshot.snapshot_id, opt_outs)
+            current = _champion_matches(settings, snapshot.snapshot_id, opt_outs, fingerprint)
             if current is not None:
                 return RetrainOutcome(
                     skipped=True,
@@ -210,9 +240,12 @@ def _retrain_locked(
         step = "train"
         begin(step)
         out_dir = settings.path(settings.retrain.runs_dir) / version_dir.name
-        # `train` registers the challenger; the fingerprint tag lets the next run skip.
-        run = train(staged, data_dir, out_dir, snapshot=snapshot, store=store)
-        _tag_run(settings, run.logged.run_id, opt_outs)
+        # `train` registers the challenger (after the budgeted search, if any); the
+        # fingerprint tag lets the next run skip.
+        run = train(
+            staged, data_dir, out_dir, snapshot=snapshot, store=store, tune_budget_seconds=budget
+        )
+        _tag_run(settings, run.logged.run_id, opt_outs, fingerprint)
 
         step = "promote"
         begin(step)
@@ -234,6 +267,7 @@ def _retrain_locked(
             run_id=run.logged.run_id,
             promoted=decision.promoted,
             decision_reason=decision.reason,
+            tuning=run.tuning,
         )
     except Exception as failure:
         if version_dir is not None and not published:
@@ -241,9 +275,9 @@ def _retrain_locked(
         raise RetrainError(step, failure) from failure
 
 
-def _tag_run(settings: Settings, run_id: str, opt_outs: str) -> None:
+def _tag_run(settings: Settings, run_id: str, opt_outs: str, fingerprint: str) -> None:
     from talentmap.training.tracking.target import activate, resolve_target
 
     with activate(resolve_target(settings)) as client:
-        client.set_tag(run_id, "talentmap.config_fingerprint", config_fingerprint(settings))
+        client.set_tag(run_id, "talentmap.config_fingerprint", fingerprint)
         client.set_tag(run_id, "talentmap.opt_outs_fingerprint", opt_outs)

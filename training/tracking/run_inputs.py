@@ -33,6 +33,8 @@ class TrainingRunInputs:
     ``training_labels`` are the labels of the rows the model was fitted on.
     ``fairness`` sets the fairness audit (None: the settings' ``fairness`` group when
     logging with a Settings object, else the defaults: top 100, four-fifths, floor of 2).
+    ``extra_metrics`` are logged beside the run's own and ``card_notes`` end the model
+    card's limitations (retrain's tuning decision uses both).
     """
 
     model: PromiseModel
@@ -50,6 +52,8 @@ class TrainingRunInputs:
     extra_params: Mapping[str, Any] = field(default_factory=dict)
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     fairness: FairnessConfig | None = None
+    extra_metrics: Mapping[str, float] = field(default_factory=dict)
+    card_notes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

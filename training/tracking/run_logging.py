@@ -260,6 +260,8 @@ def _log_documents(
     features = list(inputs.model.feature_names_)
     mlflow.log_params(_params(inputs, features, _facts(scored)))
     mlflow.log_metrics(_metrics(scored.reports, scored.groups))
+    if inputs.extra_metrics:
+        mlflow.log_metrics({str(k): float(v) for k, v in inputs.extra_metrics.items()})
     if fairness is not None:
         mlflow.log_metrics(fairness.metrics())
         mlflow.log_dict(
@@ -343,6 +345,7 @@ def _model_card(
             fairness_k=fairness.config.k if fairness is not None else inputs.group_k,
             four_fifths=fairness.config.four_fifths if fairness is not None else 0.8,
             regional_floor=fairness.regional_floor if fairness is not None else None,
+            notes=tuple(inputs.card_notes),
         )
     )
 
