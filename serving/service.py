@@ -15,6 +15,8 @@ GET ``/``, ``/static/*``, ``/model``, ``/filters`` (``web.py``); BentoML's own
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Any
 
@@ -22,6 +24,7 @@ import anyio
 import bentoml
 from starlette.responses import JSONResponse
 
+from talentmap import logs
 from talentmap.serving.answers import audited_shortlist, score_items
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
@@ -43,6 +46,18 @@ from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
 
 NOT_READY = "no ranking loaded yet; see /readyz for the reason"
+
+
+def _worker_logging() -> None:
+    """The worker's entry point: our warning policy, and JSON lines when ``talentmap
+    serve`` runs redirected (BentoML configured the handlers; only their format changes)."""
+    logs.quiet_third_party_warnings()
+    if os.environ.get(logs.JSON_ENV) == "json":
+        logs.json_handlers_for(("bentoml", "bentoml.access", "uvicorn", "talentmap"), "serve")
+        logging.getLogger("talentmap").setLevel(logging.INFO)
+
+
+_worker_logging()
 
 
 class _Runtime:

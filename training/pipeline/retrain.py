@@ -39,6 +39,8 @@ RETRAIN_STEPS: tuple[str, ...] = (
 
 # Called with the name of each step as it starts; the fault tests use it to stop a run.
 StepHook = Callable[[str], None]
+# Called with facts about the step in progress (``rows=...``) for the command's logs.
+FactsHook = Callable[..., None]
 
 
 class RetrainBusyError(RuntimeError):
@@ -149,13 +151,16 @@ def retrain(
     *,
     force: bool = False,
     on_step: StepHook | None = None,
+    on_facts: FactsHook | None = None,
 ) -> RetrainOutcome:
     """Run the whole chain under the lock; raise ``RetrainError`` naming the failed step."""
     lock_path = settings.path(settings.retrain.lock_file)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(lock_path), timeout=0):
-            return _retrain_locked(settings, Path(data_dir), force=force, on_step=on_step)
+            return _retrain_locked(
+                settings, Path(data_dir), force=force, on_step=on_step, on_facts=on_facts
+            )
     except Timeout as busy:
         raise RetrainBusyError(
             f"another retrain is running (lock {lock_path} is held); try again later"
@@ -163,7 +168,12 @@ def retrain(
 
 
 def _retrain_locked(
-    settings: Settings, data_dir: Path, *, force: bool, on_step: StepHook | None
+    settings: Settings,
+    data_dir: Path,
+    *,
+    force: bool,
+    on_step: StepHook | None,
+    on_facts: FactsHook | None = None,
 ) -> RetrainOutcome:
     from talentmap.features import store as feature_store
     from talentmap.optouts import opt_outs_fingerprint
@@ -176,6 +186,10 @@ def _retrain_locked(
         if on_step is not None:
             on_step(step)
 
+    def facts(**found: object) -> None:
+        if on_facts is not None:
+            on_facts(**found)
+
     step = "ingest"
     version_dir: Path | None = None
     published = False
@@ -183,6 +197,7 @@ def _retrain_locked(
         begin(step)
         snapshot = load_snapshot(settings, data_dir)
         opt_outs = opt_outs_fingerprint(snapshot.tables.get("opt_outs"))
+        facts(rows=len(snapshot.tables["organizations"]), snapshot_id=snapshot.snapshot_id)
         if not force:
             current = _champion_matches(settings, snapshot.snapshot_id, opt_outs)
             if current is not None:
@@ -213,10 +228,12 @@ def _retrain_locked(
         # `train` registers the challenger; the fingerprint tag lets the next run skip.
         run = train(staged, data_dir, out_dir, snapshot=snapshot, store=store)
         _tag_run(settings, run.logged.run_id, opt_outs)
+        facts(rows=len(run.backtest.training_rows), model_version=run.logged.model_version)
 
         step = "promote"
         begin(step)
         decision = promote(resolve_target(settings))
+        facts(promoted=decision.promoted)
 
         step = "publish"
         begin(step)
