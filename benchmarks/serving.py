@@ -249,6 +249,7 @@ def _prepare(home: Path, candidates: int) -> tuple[Any, dict[str, str], int]:
         "TALENTMAP_HOME": str(home),
         "TALENTMAP_SERVING__API_KEYS": keys,
         "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": "0",
+        "TALENTMAP_SERVING__RATE_LIMIT_PER_MINUTE": "0",  # measure the service, not the limit
         "BENTOML_HOME": str(home / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",
     }

@@ -12,10 +12,15 @@ The middleware runs before BentoML's routing, so it guards BentoML's own routes 
   schema (``/docs.json``, ``/schema.json``: it describes the API, it holds no data);
 - ``/admin/...`` needs the admin role; everything else (``/shortlist``, ``/score``,
   ``/model``, ``/metrics``, ...) needs staff or admin;
-- 401 without a valid key, 403 with a valid key of the wrong role, 413 for a body over
-  the limit, and 503 with the reason on ``/readyz`` while no ranking is loaded (or the
+- 401 without a valid key, 403 with a valid key of the wrong role, 429 with
+  ``Retry-After`` (seconds) when the key is over its rate limit (``limits.py``), 413 for a
+  body over the limit, and 503 with the reason on ``/readyz`` while no ranking is loaded (or the
   online store is unreadable); 200 with ``{"ready": true, "warning": ...}`` when ready
   with a warning (the cached champion served while MLflow is unreachable).
+
+The keys are asked for on every request (``keyring`` is a function): the service passes
+``KeySource.current`` (``keyfile.py``), which re-reads a changed key file or variable, so
+keys rotate without a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from talentmap.serving.limits import RateLimiter
 from talentmap.settings.serving import ApiKeyEntry, Role
 
 PUBLIC_PATHS: frozenset[str] = frozenset(
@@ -72,6 +78,13 @@ class KeyRing:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(p.name for _, p in self._entries)
+
+    def fingerprint(self) -> frozenset[tuple[bytes, Principal]]:
+        """What decides every answer: equal fingerprints, equal keyrings."""
+        return frozenset(self._entries)
 
     def authenticate(self, key: str | None) -> Principal | None:
         if not key:
@@ -119,8 +132,9 @@ async def _json(
 class GuardMiddleware:
     """Authentication, roles, body size limit and readiness reasons, in one ASGI layer.
 
-    ``keyring`` and ``readiness`` are factories called on first use, inside the worker
-    process, so that nothing is read at import time.
+    ``keyring`` is called on every request (it returns the keys in force: they may
+    rotate); ``max_body_bytes`` and ``limiter`` are factories called on first use, inside
+    the worker process, so that nothing is read at import time.
     """
 
     def __init__(
@@ -129,19 +143,28 @@ class GuardMiddleware:
         keyring: Callable[[], KeyRing],
         max_body_bytes: Callable[[], int],
         readiness: ReadinessProbe,
+        limiter: Callable[[], RateLimiter | None] | None = None,
     ) -> None:
         self.app = app
         self._keyring_factory = keyring
         self._max_body_factory = max_body_bytes
-        self._keyring: KeyRing | None = None
+        self._limiter_factory = limiter
+        self._limiter: RateLimiter | None = None
+        self._limiter_made = False
         self._max_body: int | None = None
         self.readiness = readiness
 
     @property
     def keyring(self) -> KeyRing:
-        if self._keyring is None:
-            self._keyring = self._keyring_factory()
-        return self._keyring
+        return self._keyring_factory()
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        if not self._limiter_made:
+            factory = self._limiter_factory
+            self._limiter = factory() if factory is not None else None
+            self._limiter_made = True
+        return self._limiter
 
     @property
     def max_body(self) -> int:
@@ -179,6 +202,16 @@ class GuardMiddleware:
                 return
             if not principal.may(needed):
                 await _json(send, 403, {"error": f"this endpoint needs the {needed} role"})
+                return
+            limiter = self.limiter
+            wait = limiter.check(principal.name) if limiter is not None else None
+            if wait is not None:
+                await _json(
+                    send,
+                    429,
+                    {"error": f"rate limit of key '{principal.name}' exceeded; retry in {wait} s"},
+                    **{"retry-after": str(wait)},
+                )
                 return
             scope[PRINCIPAL_KEY] = principal
         if scope.get("method") in _BODY_METHODS:

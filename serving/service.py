@@ -15,6 +15,8 @@ GET ``/``, ``/static/*``, ``/model``, ``/filters`` (``web.py``); BentoML's own
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Any
 
@@ -22,9 +24,13 @@ import anyio
 import bentoml
 from starlette.responses import JSONResponse
 
+from talentmap import logs
 from talentmap.serving.answers import audited_shortlist, score_items
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
+from talentmap.serving.headers import SecurityHeadersMiddleware
+from talentmap.serving.keyfile import KeySource
+from talentmap.serving.limits import RateLimiter
 from talentmap.serving.schemas import (
     ForgetRequest,
     ForgetResponse,
@@ -40,6 +46,18 @@ from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
 
 NOT_READY = "no ranking loaded yet; see /readyz for the reason"
+
+
+def _worker_logging() -> None:
+    """The worker's entry point: our warning policy, and JSON lines when ``talentmap
+    serve`` runs redirected (BentoML configured the handlers; only their format changes)."""
+    logs.quiet_third_party_warnings()
+    if os.environ.get(logs.JSON_ENV) == "json":
+        logs.json_handlers_for(("bentoml", "bentoml.access", "uvicorn", "talentmap"), "serve")
+        logging.getLogger("talentmap").setLevel(logging.INFO)
+
+
+_worker_logging()
 
 
 class _Runtime:
@@ -88,8 +106,35 @@ def _document_validation_errors() -> None:
 _document_validation_errors()
 
 
-def _keyring() -> KeyRing:
-    return KeyRing(get_settings().serving.api_keys)
+class _Keys:
+    """The worker's key source and rate limiter, made on the first request."""
+
+    def __init__(self) -> None:
+        self._source: KeySource | None = None
+        self._limiter: RateLimiter | None = None
+
+    def limiter(self) -> RateLimiter | None:
+        if self._limiter is None:
+            config = get_settings().serving
+            self._limiter = RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
+        return self._limiter if self._limiter.enabled else None
+
+    def current(self) -> KeyRing:
+        if self._source is None:
+            settings = get_settings()
+            config = settings.serving
+            key_file = settings.path(config.api_keys_file) if config.api_keys_file else None
+            limiter = self.limiter()
+            self._source = KeySource(
+                config.api_keys,
+                key_file,
+                config.keys_check_seconds,
+                on_change=(lambda ring: limiter.forget_except(ring.names())) if limiter else None,
+            )
+        return self._source.current()
+
+
+KEYS = _Keys()
 
 
 def _max_body() -> int:
@@ -244,6 +289,13 @@ class TalentMapService:
         )
 
 
+# Starlette runs the first registered middleware outermost: the headers go on every
+# answer, the guard's refusals included.
+TalentMapService.add_asgi_middleware(SecurityHeadersMiddleware)
 TalentMapService.add_asgi_middleware(
-    GuardMiddleware, keyring=_keyring, max_body_bytes=_max_body, readiness=RUNTIME.readiness
+    GuardMiddleware,
+    keyring=KEYS.current,
+    max_body_bytes=_max_body,
+    readiness=RUNTIME.readiness,
+    limiter=KEYS.limiter,
 )

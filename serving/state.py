@@ -236,6 +236,14 @@ class ServingState:
                 len(served.ranking),
                 served.build_seconds,
                 trigger,
+                extra={
+                    "step": "load",
+                    "trigger": trigger,
+                    "duration_s": round(served.build_seconds, 3),
+                    "rows": len(served.ranking),
+                    "model_version": champion.version,
+                    "outcome": "ok",
+                },
             )
             return ReloadOutcome(True, previous, served)
 
@@ -277,7 +285,12 @@ class ServingState:
                 self.reload(force=True, trigger="start-up")
             except Exception as exc:
                 self.problem = f"cannot load a ranking: {type(exc).__name__}: {exc}"
-                logger.error("%s; retrying in %.0fs", self.problem, delay)
+                logger.error(
+                    "%s; retrying in %.0fs",
+                    self.problem,
+                    delay,
+                    extra={"step": "load", "outcome": "failed", "reason": self.problem},
+                )
                 if wait(delay):
                     return
                 delay = min(delay * 2, 60.0)
@@ -293,7 +306,12 @@ class ServingState:
                     self.reload(force=False, trigger="poll")
                     self.probe_store()
             except Exception as exc:  # keep the current ranking (refused if store_problem)
-                logger.error("reload after poll failed: %s: %s", type(exc).__name__, exc)
+                reason = f"{type(exc).__name__}: {exc}"
+                logger.error(
+                    "reload after poll failed: %s",
+                    reason,
+                    extra={"step": "load", "outcome": "failed", "reason": reason},
+                )
 
 
 def lineage_dict(served: Served) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from talentmap import logs
 from talentmap.app.commands.data import ingest_command, validate_command
 from talentmap.app.commands.demo import demo
 from talentmap.app.commands.forget import forget_command
@@ -32,6 +33,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _entry() -> None:
+    """Find France's most promising young companies and founders early, region by region."""
+    # The entry point's warning policy: other packages' deprecation and future warnings
+    # say nothing an operator can act on. ``retrain``, ``schedule`` and ``serve`` also
+    # switch to JSON lines when redirected (``talentmap.logs.setup``).
+    logs.quiet_third_party_warnings()
+
 
 app.command("generate", rich_help_panel=DATA)(generate)
 app.command("import", rich_help_panel=DATA)(import_source)

@@ -58,6 +58,32 @@ class ServingConfig(BaseModel):
     api_keys: tuple[ApiKeyEntry, ...] = Field(
         (), description="Accepted API keys, hashed. Without any, every call gets 401."
     )
+    api_keys_file: Path | None = Field(
+        None,
+        description="Optional JSON file holding more keys (a list of {name, role, sha256}, "
+        "like api_keys), relative to home. Re-read without a restart when it changes: the "
+        "way to rotate keys on a running service.",
+    )
+    keys_check_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often (at most) a request checks whether the key file or the "
+        "TALENTMAP_SERVING__API_KEYS variable changed; 0 checks on every request.",
+    )
+    rate_limit_per_minute: float = Field(
+        600.0,
+        ge=0,
+        description="Requests each key may make per minute on authenticated routes (a "
+        "token bucket refilled at this rate); 0 turns the limit off. Over it: 429 with "
+        "Retry-After.",
+    )
+    rate_limit_burst: int = Field(
+        120,
+        ge=1,
+        description="Requests a key may make at once before the per-minute rate applies "
+        "(the bucket's size).",
+    )
     audit_log: Path = Field(
         Path("data/audit/shortlists.jsonl"),
         description="Append-only JSONL audit trail of shortlist requests (relative to home).",

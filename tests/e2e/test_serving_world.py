@@ -89,6 +89,9 @@ def prepare_world(
         "TALENTMAP_SERVING__API_KEYS": json.dumps(keys),
         "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": str(poll_seconds),
         "TALENTMAP_SERVING__MAX_BODY_BYTES": "4096",
+        # The tests hammer one key from many threads; the limiter has its own server and
+        # tests (test_serving_ops.py).
+        "TALENTMAP_SERVING__RATE_LIMIT_PER_MINUTE": "0",
         "TALENTMAP_TRAINING__MODEL__NUM_THREADS": "1",
         "BENTOML_HOME": str(home / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",

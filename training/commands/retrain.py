@@ -1,18 +1,28 @@
-"""``talentmap retrain``: the whole locked chain, safe to run from cron."""
+"""``talentmap retrain``: the whole locked chain, safe to run from cron.
+
+On a terminal it shows rich's status line; when the output is redirected (cron, systemd)
+it writes JSON lines instead (``talentmap.logs``): one per step with ``step``,
+``duration_s``, ``rows`` where known and ``outcome``, the failed step's ``reason``, and a
+last ``retrain`` line with the verdict.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from talentmap import logs
 from talentmap.cli_options import PolicyOption
 from talentmap.settings import get_settings
-from talentmap.training.commands.failures import Debug, reported
+from talentmap.training.commands.failures import Debug, exit_code_of, one_line, reported
 
 console = Console()
+logger = logging.getLogger("talentmap.retrain")
 
 
 def retrain_command(
@@ -50,11 +60,20 @@ def retrain_command(
     budgeted search; the choice (tuned or configured, both inner scores, trials, seconds)
     is logged to the MLflow run and metrics.json. The promotion gate is unchanged.
     """
-    from talentmap.training.pipeline.retrain import retrain
-
     settings = get_settings().with_policy(policy)
     data_dir = data or settings.path(settings.retrain.data_dir)
     budget = settings.retrain.tune_budget_seconds if tune_budget is None else tune_budget
+    with logs.structured_output("retrain") as structured:
+        if structured:
+            _retrain_logged(settings, data_dir, force, debug, budget)
+        else:
+            _retrain_on_terminal(settings, data_dir, force, debug, budget)
+
+
+def _retrain_on_terminal(
+    settings: Any, data_dir: Path, force: bool, debug: bool, budget: float
+) -> None:
+    from talentmap.training.pipeline.retrain import retrain
 
     def shown(step: str) -> str:
         if step == "train" and budget > 0:
@@ -79,3 +98,47 @@ def retrain_command(
     )
     if outcome.tuning is not None:
         console.print(f"Tuning: {outcome.tuning.card_note()}", markup=False)
+
+
+def _retrain_logged(
+    settings: Any, data_dir: Path, force: bool, debug: bool, budget: float
+) -> None:
+    """The same run, as JSON lines: one per step, then the verdict (or the failure)."""
+    from talentmap.training.pipeline.retrain import retrain
+
+    clock = logs.StepClock(logger)
+    started = time.perf_counter()
+    try:
+        outcome = retrain(
+            settings,
+            data_dir,
+            force=force,
+            on_step=clock.begin,
+            on_facts=clock.note,
+            tune_budget_seconds=budget,
+        )
+    except Exception as failure:
+        if clock.current is None:  # refused before the first step (the lock)
+            clock.begin("lock")
+        clock.fail(one_line("retrain", failure))
+        if debug:
+            raise
+        raise typer.Exit(code=exit_code_of(failure)) from None
+    clock.end()
+    summary = {
+        "step": "retrain",
+        "duration_s": round(time.perf_counter() - started, 3),
+        "outcome": "skipped" if outcome.skipped else "ok",
+        "reason": outcome.reason,
+        "snapshot_id": outcome.snapshot_id,
+    }
+    if not outcome.skipped:
+        summary |= {
+            "model_version": outcome.model_version,
+            "run_id": outcome.run_id,
+            "promoted": outcome.promoted,
+            "decision": outcome.decision_reason,
+        }
+        if outcome.tuning is not None:
+            summary["tuning"] = outcome.tuning.card_note()
+    logger.info("retrain %s", summary["outcome"], extra=summary)

@@ -48,6 +48,8 @@ RETRAIN_STEPS: tuple[str, ...] = (
 
 # Called with the name of each step as it starts; the fault tests use it to stop a run.
 StepHook = Callable[[str], None]
+# Called with facts about the step in progress (``rows=...``) for the command's logs.
+FactsHook = Callable[..., None]
 
 
 class RetrainBusyError(RuntimeError):
@@ -168,6 +170,7 @@ def retrain(
     force: bool = False,
     on_step: StepHook | None = None,
     tune_budget_seconds: float | None = None,
+    on_facts: FactsHook | None = None,
 ) -> RetrainOutcome:
     """Run the whole chain under the lock; raise ``RetrainError`` naming the failed step.
 
@@ -183,7 +186,12 @@ def retrain(
     try:
         with FileLock(str(lock_path), timeout=0):
             return _retrain_locked(
-                settings, Path(data_dir), force=force, on_step=on_step, budget=budget
+                settings,
+                Path(data_dir),
+                force=force,
+                on_step=on_step,
+                budget=budget,
+                on_facts=on_facts,
             )
     except Timeout as busy:
         raise RetrainBusyError(
@@ -192,7 +200,13 @@ def retrain(
 
 
 def _retrain_locked(
-    settings: Settings, data_dir: Path, *, force: bool, on_step: StepHook | None, budget: float
+    settings: Settings,
+    data_dir: Path,
+    *,
+    force: bool,
+    on_step: StepHook | None,
+    budget: float,
+    on_facts: FactsHook | None = None,
 ) -> RetrainOutcome:
     from talentmap.features import store as feature_store
     from talentmap.optouts import opt_outs_fingerprint
@@ -205,6 +219,10 @@ def _retrain_locked(
         if on_step is not None:
             on_step(step)
 
+    def facts(**found: object) -> None:
+        if on_facts is not None:
+            on_facts(**found)
+
     step = "ingest"
     version_dir: Path | None = None
     published = False
@@ -213,6 +231,7 @@ def _retrain_locked(
         snapshot = load_snapshot(settings, data_dir)
         opt_outs = opt_outs_fingerprint(snapshot.tables.get("opt_outs"))
         fingerprint = config_fingerprint(settings, budget)
+        facts(rows=len(snapshot.tables["organizations"]), snapshot_id=snapshot.snapshot_id)
         if not force:
             current = _champion_matches(settings, snapshot.snapshot_id, opt_outs, fingerprint)
             if current is not None:
@@ -246,10 +265,12 @@ def _retrain_locked(
             staged, data_dir, out_dir, snapshot=snapshot, store=store, tune_budget_seconds=budget
         )
         _tag_run(settings, run.logged.run_id, opt_outs, fingerprint)
+        facts(rows=len(run.backtest.training_rows), model_version=run.logged.model_version)
 
         step = "promote"
         begin(step)
         decision = promote(resolve_target(settings))
+        facts(promoted=decision.promoted)
 
         step = "publish"
         begin(step)
