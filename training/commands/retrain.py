@@ -100,9 +100,7 @@ def _retrain_on_terminal(
         console.print(f"Tuning: {outcome.tuning.card_note()}", markup=False)
 
 
-def _retrain_logged(
-    settings: Any, data_dir: Path, force: bool, debug: bool, budget: float
-) -> None:
+def _retrain_logged(settings: Any, data_dir: Path, force: bool, debug: bool, budget: float) -> None:
     """The same run, as JSON lines: one per step, then the verdict (or the failure)."""
     from talentmap.training.pipeline.retrain import retrain
 
