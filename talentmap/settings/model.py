@@ -69,6 +69,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 EarlyStoppingMetric = Literal["average_precision", "auc", "binary_logloss"]
 CalibrationMethod = Literal["sigmoid", "isotonic", "none"]
 Refit = Literal["none", "before_calib", "all"]
+Scorer = Literal["auto", "lightgbm", "logistic", "blend"]
+TreeObjective = Literal["binary", "rank_xendcg", "lambdarank"]
 
 
 class ModelConfig(BaseModel):
@@ -179,6 +181,31 @@ class ModelConfig(BaseModel):
         1.0,
         gt=0,
         description="Rounds of a refit = best early-stopping round x this factor.",
+    )
+
+    scorer: Scorer = Field(
+        "auto",
+        description=(
+            "What the served model scores with. 'auto' chooses, on the calibration slice "
+            "(out of time, never the test window), among the logistic regression, the trees "
+            "of each tree objective, and blends of the two; 'lightgbm', 'logistic' or "
+            "'blend' restrict the choice to that kind (see training.model.selection)."
+        ),
+    )
+    tree_objectives: tuple[TreeObjective, ...] = Field(
+        ("binary",),
+        min_length=1,
+        description=(
+            "LightGBM objectives tried for the trees: 'binary' (log-loss) and the ranking "
+            "objectives 'rank_xendcg' and 'lambdarank', grouped by as-of date. Each one "
+            "costs a full tree fit; the selection keeps the best."
+        ),
+    )
+    blend_step: float = Field(
+        0.1, gt=0, le=0.5, description="Spacing of the blend weights tried between 0 and 1."
+    )
+    linear_c: float = Field(
+        1.0, gt=0, description="Inverse L2 strength of the linear part (scikit-learn's C)."
     )
 
     @model_validator(mode="after")
