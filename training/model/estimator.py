@@ -218,7 +218,7 @@ class PromiseModel(BaseEstimator):
     ) -> LinearPart:
         numeric = [c for c in self.feature_names_ if c not in self.categories_]
         part = LinearPart(
-            numeric=numeric, categorical=list(self.categorical_features_), C=config.linear_c
+            numeric=numeric, categorical=list(self.categorical_features_), c=config.linear_c
         )
         return part.fit(prepared, labels, seed=config.seed)
 

@@ -53,7 +53,7 @@ class LinearPart:
 
     numeric: list[str]
     categorical: list[str]
-    C: float = 1.0
+    c: float = 1.0  # inverse L2 strength (scikit-learn's C)
     min_frequency: int = 5
     medians: dict[str, float] = field(default_factory=dict)
     indicators: list[str] = field(default_factory=list)
@@ -88,7 +88,7 @@ class LinearPart:
         design, self.columns, self.owners = self._design(frame)
         self.centres = design.mean(axis=0).tolist() if len(design) else [0.0] * len(self.columns)
         labels = np.asarray(y, dtype=np.int64)
-        model = LogisticRegression(C=self.C, max_iter=2000, random_state=seed)
+        model = LogisticRegression(C=self.c, max_iter=2000, random_state=seed)
         model.fit(design, labels)
         self.coef = model.coef_[0].astype(float).tolist()
         self.intercept = float(model.intercept_[0])
@@ -148,7 +148,7 @@ class LinearPart:
         return {
             "numeric": self.numeric,
             "categorical": self.categorical,
-            "C": self.C,
+            "c": self.c,
             "min_frequency": self.min_frequency,
             "medians": self.medians,
             "indicators": self.indicators,
