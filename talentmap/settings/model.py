@@ -70,7 +70,7 @@ EarlyStoppingMetric = Literal["average_precision", "auc", "binary_logloss"]
 CalibrationMethod = Literal["sigmoid", "isotonic", "none"]
 Refit = Literal["none", "before_calib", "all"]
 Scorer = Literal["auto", "lightgbm", "logistic", "blend"]
-TreeObjective = Literal["binary", "rank_xendcg", "lambdarank"]
+TreeVariant = Literal["binary", "binary_monotone", "rank_xendcg", "lambdarank"]
 
 
 class ModelConfig(BaseModel):
@@ -192,11 +192,12 @@ class ModelConfig(BaseModel):
             "'blend' restrict the choice to that kind (see training.model.selection)."
         ),
     )
-    tree_objectives: tuple[TreeObjective, ...] = Field(
+    tree_variants: tuple[TreeVariant, ...] = Field(
         ("binary",),
         min_length=1,
         description=(
-            "LightGBM objectives tried for the trees: 'binary' (log-loss) and the ranking "
+            "LightGBM trees tried: 'binary' (log-loss); 'binary_monotone' (log-loss, with "
+            "the monotone directions the feature catalogue declares); the ranking "
             "objectives 'rank_xendcg' and 'lambdarank', grouped by as-of date. Each one "
             "costs a full tree fit; the selection keeps the best."
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -196,8 +197,31 @@ def test_a_model_saved_before_selection_loads_as_trees_only(tmp_path: Path) -> N
 
 def test_a_ranking_objective_is_tried_and_recorded() -> None:
     x, y, as_of = _nonlinear_rows(7)
-    config = CONFIG.model_copy(update={"tree_objectives": ("binary", "rank_xendcg")})
+    config = CONFIG.model_copy(update={"tree_variants": ("binary", "rank_xendcg")})
     model = PromiseModel(config).fit(x, y, as_of)
     assert set(model.tree_fits_) == {"binary", "rank_xendcg"}
     assert any(name.startswith("lightgbm[rank_xendcg]") for name in model.selection_.scores)
     assert model.selection_.scores[model.selection_.name] == max(model.selection_.scores.values())
+
+
+def test_monotone_trees_never_lower_the_score_when_a_good_thing_grows() -> None:
+    x, y, as_of = _nonlinear_rows(8)
+    config = CONFIG.model_copy(update={"tree_variants": ("binary_monotone",), "scorer": "lightgbm"})
+    # Declared decreasing on purpose: the constraint must hold even against the data.
+    model = PromiseModel(config, monotone={"n_founders_phd": -1, "region": 1}).fit(x, y, as_of)
+    assert model.monotone_[list(model.feature_names_).index("region")] == 0  # text: free
+    probe = x.head(300)
+    raws = [model.predict_raw(probe.assign(n_founders_phd=float(v))) for v in (0, 1, 2, 5)]
+    assert all((later <= earlier + 1e-12).all() for earlier, later in itertools.pairwise(raws))
+    free = PromiseModel(config.model_copy(update={"tree_variants": ("binary",)})).fit(x, y, as_of)
+    lifted = free.predict_raw(probe.assign(n_founders_phd=2.0)) - free.predict_raw(
+        probe.assign(n_founders_phd=0.0)
+    )
+    assert (lifted > 0).mean() > 0.5  # unconstrained, the data says PhDs help
+
+
+def test_the_catalogue_declares_directions_only_for_model_features() -> None:
+    from talentmap.features.catalog import MONOTONE_INCREASING
+    from talentmap.training.pipeline.backtest import feature_names
+
+    assert set(MONOTONE_INCREASING) <= set(feature_names())

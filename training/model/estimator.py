@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -108,10 +108,12 @@ class PromiseModel(BaseEstimator):
         config: ModelConfig | None = None,
         features: Sequence[str] | None = None,
         categorical_features: Sequence[str] | None = None,
+        monotone: Mapping[str, int] | None = None,
     ) -> None:
         self.config = config
         self.features = features
         self.categorical_features = categorical_features
+        self.monotone = monotone
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
@@ -150,7 +152,7 @@ class PromiseModel(BaseEstimator):
         before_calib = days <= np.datetime64(max(split.valid))
         unseen_fit = rows[TRAIN] if config.refit == "none" else before_calib
         stops, calib_trees, calib_raw = {}, {}, {}
-        for objective in config.tree_objectives:
+        for objective in config.tree_variants:
             stop = trees.early_stopped(
                 config,
                 objective,
@@ -158,6 +160,7 @@ class PromiseModel(BaseEstimator):
                 every.subset(rows[VALID]),
                 self.categorical_features_,
                 self.scale_pos_weight_,
+                self.monotone_,
             )
             stops[objective] = stop
             booster = stop.booster
@@ -199,6 +202,7 @@ class PromiseModel(BaseEstimator):
                     every,
                     self.categorical_features_,
                     self._rounds(config, chosen),
+                    self.monotone_,
                 )
                 fitted_on = everything
             if selection.linear_weight != 0:
@@ -230,7 +234,7 @@ class PromiseModel(BaseEstimator):
         labels: np.ndarray,
         days: np.ndarray,
     ) -> Selection:
-        first = config.tree_objectives[0]
+        first = config.tree_variants[0]
         if len(labels) == 0:
             return trees_only(first, "no validation slice (calib_fraction is 0)")
         allowed = SELECTION_KINDS if config.scorer == "auto" else (config.scorer,)
@@ -263,6 +267,12 @@ class PromiseModel(BaseEstimator):
         self.feature_names_ = names
         self.categorical_features_ = categorical
         self.categories_ = {c: _vocabulary(frame[c]) for c in categorical}
+        directions = dict(self.monotone or {})
+        bad = {k: v for k, v in directions.items() if v not in (-1, 0, 1)}
+        if bad:
+            raise ValueError(f"monotone directions must be -1, 0 or 1: {bad}")
+        # Text features are never constrained (a category has no order).
+        self.monotone_ = [0 if c in categorical else int(directions.get(c, 0)) for c in names]
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -373,6 +383,7 @@ class PromiseModel(BaseEstimator):
             "selection": self.selection_.to_dict(),
             "tree_fits": self.tree_fits_,
             "linear": self.linear_.to_dict() if self.linear_ is not None else None,
+            "monotone": self.monotone_,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -414,7 +425,7 @@ class PromiseModel(BaseEstimator):
         # Saved before the refit existed: the trees had seen the train slice only.
         model.trees_rows_ = int(meta.get("trees_rows", model.rows_.get(TRAIN, 0)))
         # Version 1 served the trees alone, with the binary objective.
-        objective = config.tree_objectives[0]
+        objective = config.tree_variants[0]
         model.selection_ = (
             Selection.from_dict(meta["selection"])
             if meta.get("selection")
@@ -422,4 +433,5 @@ class PromiseModel(BaseEstimator):
         )
         model.tree_fits_ = dict(meta.get("tree_fits") or {objective: model.best_iteration_})
         model.linear_ = LinearPart.from_dict(meta["linear"]) if meta.get("linear") else None
+        model.monotone_ = list(meta.get("monotone") or [0] * len(model.feature_names_))
         return model

@@ -1,10 +1,12 @@
 """LightGBM boosters of the promise model: early-stopped on a later slice, or refitted.
 
-A tree objective is either ``binary`` (log-loss: scores close to log-odds) or a ranking
-objective (``rank_xendcg``, ``lambdarank``) whose query groups are the as-of dates: a
-shortlist is one date's ranking, so the trees learn to order the companies of one date,
-not to separate dates. Ranking objectives early-stop on mean average precision over the
-whole of each date's list (LightGBM's ``map`` at a depth no list reaches).
+A tree variant is ``binary`` (log-loss: scores close to log-odds), ``binary_monotone``
+(the same, with LightGBM's monotone constraints on the features whose direction is known:
+more of a good thing never lowers the score), or a ranking objective (``rank_xendcg``,
+``lambdarank``) whose query groups are the as-of dates: a shortlist is one date's
+ranking, so the trees learn to order the companies of one date, not to separate dates.
+Ranking objectives early-stop on mean average precision over the whole of each date's
+list (LightGBM's ``map`` at a depth no list reaches).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from talentmap.settings.model import ModelConfig
 
 BINARY = "binary"
+MONOTONE = "binary_monotone"
 # map@k with k beyond any list: the average precision of each date's whole ranking.
 FULL_LIST = 10**7
 
@@ -46,16 +49,34 @@ class EarlyStop:
     metric: str
 
 
-def is_ranking(objective: str) -> bool:
-    return objective != BINARY
+def is_ranking(variant: str) -> bool:
+    return variant not in (BINARY, MONOTONE)
 
 
-def params(config: ModelConfig, objective: str, pos_weight: float) -> dict[str, Any]:
-    """LightGBM params for ``objective``; the class weight applies to ``binary`` only."""
-    base = {**config.lightgbm_params(), "objective": objective}
-    if is_ranking(objective):
-        return {**base, "metric": "map", "eval_at": [FULL_LIST]}
-    return {**base, "scale_pos_weight": float(pos_weight)}
+def params(
+    config: ModelConfig, variant: str, pos_weight: float, monotone: Sequence[int] = ()
+) -> dict[str, Any]:
+    """LightGBM params for ``variant``; the class weight applies to log-loss only.
+
+    ``monotone``: one direction per feature (1 up, -1 down, 0 free), used by
+    ``binary_monotone`` only.
+    """
+    if is_ranking(variant):
+        return {
+            **config.lightgbm_params(),
+            "objective": variant,
+            "metric": "map",
+            "eval_at": [FULL_LIST],
+        }
+    base = {**config.lightgbm_params(), "objective": BINARY, "scale_pos_weight": float(pos_weight)}
+    if variant == MONOTONE and any(monotone):
+        # "advanced" keeps more splits legal than "basic" at the same guarantee.
+        return {
+            **base,
+            "monotone_constraints": list(monotone),
+            "monotone_constraints_method": "advanced",
+        }
+    return base
 
 
 def positive_weight(config: ModelConfig, y: np.ndarray) -> float:
@@ -103,9 +124,10 @@ def early_stopped(
     valid: TreeRows,
     categorical: Sequence[str],
     pos_weight: float,
+    monotone: Sequence[int] = (),
 ) -> EarlyStop:
     """Trees of the train rows, cut at the best round on the valid rows."""
-    p = params(config, objective, pos_weight)
+    p = params(config, objective, pos_weight, monotone)
     metric = f"map@{FULL_LIST}" if is_ranking(objective) else config.early_stopping_metric
     train_set = dataset(train, objective, categorical)
     # Log-loss must score the objective the trees optimise: with a class weight, an
@@ -140,9 +162,10 @@ def refit(
     rows: TreeRows,
     categorical: Sequence[str],
     rounds: int,
+    monotone: Sequence[int] = (),
 ) -> lgb.Booster:
     """Trees of ``rows``, exactly ``rounds`` of them (no early stopping)."""
-    p = params(config, objective, positive_weight(config, rows.y))
+    p = params(config, objective, positive_weight(config, rows.y), monotone)
     return lgb.train(p, dataset(rows, objective, categorical), rounds)
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from talentmap.features.build import build_feature_tables
+from talentmap.features.catalog import monotone_directions
 from talentmap.features.definitions.services import SERVICE_NAME
 from talentmap.features.lineage import latest_date
 from talentmap.features.store import (
@@ -190,11 +191,12 @@ def fit_model(
     config: ModelConfig,
     features: Sequence[str],
 ) -> PromiseModel:
-    """Fit the promise model (time-split early stopping and calibration inside)."""
+    """Fit the promise model (time-split early stopping, selection, calibration inside)."""
     model = PromiseModel(
         config=config,
         features=list(features),
         categorical_features=categorical_names(features),
+        monotone={k: v for k, v in monotone_directions().items() if k in set(features)},
     )
     return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
 
