@@ -445,3 +445,29 @@ def model_feature_refs() -> list[str]:
     """``view:feature`` references of everything the model reads (the ``promise`` service)."""
     specs: list[Family | OnDemandFamily] = [*FAMILIES.values(), *ON_DEMAND_FAMILIES.values()]
     return [f"{spec.name}:{c}" for spec in specs for c in spec.model_features]
+
+
+# Features where more never means less promise, by what they count: money raised from
+# others, backers with a record, founders' degrees and earlier exits, a larger team.
+# ``binary_monotone`` trees are held to it; the selection keeps them only if they win on
+# the inner validation. Timing and age are absent on purpose: their effect rises then
+# falls (a round's "momentum" peaks about a year after it).
+MONOTONE_INCREASING: tuple[str, ...] = (
+    "amount_total_eur",
+    "amount_max_eur",
+    "n_distinct_vc_investors",
+    "n_rounds_with_vc",
+    "headcount_latest",
+    "n_founders_phd",
+    "n_founders_engineer",
+    "n_founders_grande_ecole",
+    "n_founders_prior_exit",
+    "n_prior_exits",
+    "investors_track_record_max",
+    "n_investors_with_track_record",
+)
+
+
+def monotone_directions() -> dict[str, int]:
+    """``{feature: 1}`` for the features whose direction is known (see above)."""
+    return dict.fromkeys(MONOTONE_INCREASING, 1)

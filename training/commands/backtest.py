@@ -92,6 +92,25 @@ def _cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def selection_caption(metrics: dict[str, Any]) -> str | None:
+    """One line: which scorer the model serves, and that it was chosen before the test."""
+    selection = metrics.get("training", {}).get("model", {}).get("selection")
+    if not selection:
+        return None
+    scores = selection.get("scores") or {}
+    logistic = scores.get("logistic")
+    chosen = scores.get(selection["name"])
+    versus = (
+        f" (inner score {chosen:.3f} vs {logistic:.3f} for the logistic regression)"
+        if chosen is not None and logistic is not None
+        else ""
+    )
+    return (
+        f"The model serves {selection['name']}, chosen on the latest training dates"
+        f"{versus}; the test window played no part in the choice."
+    )
+
+
 def _print_summary(console: Console, metrics: dict[str, Any]) -> None:
     training, candidates = metrics["training"], metrics["candidates"]
     console.print(
@@ -114,3 +133,6 @@ def _print_summary(console: Console, metrics: dict[str, Any]) -> None:
     for name, report in evaluation["scorers"].items():
         table.add_row(SCORER_LABELS.get(name, name), *(_cell(report[m]) for m in SHOWN_METRICS))
     console.print(table)
+    caption = selection_caption(metrics)
+    if caption:
+        console.print(caption)

@@ -1,4 +1,4 @@
-"""The promise estimator: LightGBM with time-based early stopping and a later calibration.
+"""The promise estimator: LightGBM trees, a linear part, or a blend, chosen out of time.
 
 ``PromiseModel`` knows nothing of Feast or MLflow: it takes a feature frame, 0/1 labels
 and the as-of date of every row. Conventions that matter for serving:
@@ -9,12 +9,19 @@ and the as-of date of every row. Conventions that matter for serving:
   silently taking another category's code.
 - Missing values stay NaN: LightGBM learns where unknowns go. A missing signal is never
   filled with 0 (0 rounds and "funding unknown" are different facts).
-- ``predict_raw`` is the booster's raw log-odds (the scale of ``pred_contrib``);
-  ``predict_proba`` passes it through the calibrator, which is always fitted on scores
-  of the calib slice by trees that never saw it (``ModelConfig.refit`` explains the
-  three steps of a fit and why the final trees learn from every row).
+- The served score is ``tree_weight * trees + linear_weight * linear`` where the weights
+  come from ``training.model.selection``: on the calib slice, scored by models that never
+  saw it, the logistic regression, the trees of each configured objective and their
+  blends compete, and the best serves. The trees alone are weights (1, 0), the linear
+  part alone (0, 1).
+- ``predict_raw`` is that raw score, in the trees' log-odds units, and ``contributions``
+  splits it per feature (TreeSHAP for the trees, centred coefficient x value for the
+  linear part); ``predict_proba`` passes it through the calibrator, which is always
+  fitted on scores of the calib slice by models that never saw it
+  (``ModelConfig.refit`` explains the steps of a fit and why the final models learn from
+  every row).
 - ``save``/``load`` write the booster's own text format plus one JSON file (features,
-  categories, calibrator numbers, split, config): no pickle, readable by any later
+  categories, calibrator numbers, split, config, selection, linear coefficients): no pickle, readable by any later
   version. The estimator itself also pickles (``lgb.Booster`` pickles as its text).
 """
 
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -33,7 +40,18 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from talentmap.settings.model import ModelConfig
+from talentmap.training.model import trees
 from talentmap.training.model.calibration import Calibrator, fit_calibrator
+from talentmap.training.model.linear import LinearPart
+from talentmap.training.model.selection import (
+    BLEND,
+    LIGHTGBM,
+    LOGISTIC,
+    Selection,
+    blend_grid,
+    select_scorer,
+    trees_only,
+)
 from talentmap.training.model.time_split import (
     CALIB,
     TRAIN,
@@ -43,7 +61,11 @@ from talentmap.training.model.time_split import (
     time_split,
 )
 
-FORMAT_VERSION = 1
+# 2: the selected scorer (weights, linear part); version 1 folders load as trees only.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+SELECTION_KINDS = (LOGISTIC, LIGHTGBM, BLEND)
+BIAS = "bias"
 BOOSTER_FILE = "booster.txt"
 META_FILE = "promise_model.json"
 # Gender may only audit fairness (team notes, GDPR); a column that looks like it is refused.
@@ -86,19 +108,22 @@ class PromiseModel(BaseEstimator):
         config: ModelConfig | None = None,
         features: Sequence[str] | None = None,
         categorical_features: Sequence[str] | None = None,
+        monotone: Mapping[str, int] | None = None,
     ) -> None:
         self.config = config
         self.features = features
         self.categorical_features = categorical_features
+        self.monotone = monotone
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
-        """Stop early on the valid slice, refit as configured, calibrate out of time.
+        """Stop early on the valid slice, choose the scorer and calibrate out of time, refit.
 
         ``y`` (0/1) and ``as_of`` (each row's as-of date) align with ``frame`` by position.
-        The number of rounds is always chosen by trees that never saw the valid slice, and
-        the calibration map always comes from scores of trees that never saw the calib
-        slice (see ``ModelConfig.refit``).
+        The number of rounds is always chosen by trees that never saw the valid slice; the
+        scorer (trees, linear part or a blend, ``training.model.selection``) and the
+        calibration map always come from scores of models that never saw the calib slice
+        (see ``ModelConfig.refit``).
         """
         config = self.config or ModelConfig()
         self._learn_schema(frame)
@@ -112,6 +137,8 @@ class PromiseModel(BaseEstimator):
             if len(np.unique(labels[rows[name]])) < 2:
                 raise ValueError(f"the {name} slice holds a single class; cannot fit")
         prepared = self.prepare(frame)
+        days = as_of_days(as_of).to_numpy()
+        every = trees.TreeRows(prepared, labels, days)
         self.config_ = config
         self.split_ = split
         self.rows_ = {name: int(mask.sum()) for name, mask in rows.items()}
@@ -119,105 +146,105 @@ class PromiseModel(BaseEstimator):
         self.base_rates_ = {
             name: float(labels[mask].mean()) if mask.any() else None for name, mask in rows.items()
         }
-        booster = self._early_stopped(
-            config,
-            (prepared[rows[TRAIN]], labels[rows[TRAIN]]),
-            (prepared[rows[VALID]], labels[rows[VALID]]),
+        self.scale_pos_weight_ = trees.positive_weight(config, labels[rows[TRAIN]])
+        # Models that score the calib slice must never have seen it: the train slice only
+        # ("none"), or everything up to the end of the valid slice (its purge gap included).
+        before_calib = days <= np.datetime64(max(split.valid))
+        unseen_fit = rows[TRAIN] if config.refit == "none" else before_calib
+        stops, calib_trees, calib_raw = {}, {}, {}
+        for objective in config.tree_variants:
+            stop = trees.early_stopped(
+                config,
+                objective,
+                every.subset(rows[TRAIN]),
+                every.subset(rows[VALID]),
+                self.categorical_features_,
+                self.scale_pos_weight_,
+                self.monotone_,
+            )
+            stops[objective] = stop
+            booster = stop.booster
+            if config.refit != "none":
+                rounds = self._rounds(config, stop)
+                booster = trees.refit(
+                    config,
+                    objective,
+                    every.subset(before_calib),
+                    self.categorical_features_,
+                    rounds,
+                )
+            calib_trees[objective] = booster
+            calib_raw[objective] = trees.raw_scores(booster, prepared[rows[CALIB]])
+        linear = self._fit_linear(prepared[unseen_fit], labels[unseen_fit], config)
+        linear_calib = linear.raw(prepared[rows[CALIB]])
+        selection = self._select(
+            config, calib_raw, linear_calib, labels[rows[CALIB]], days[rows[CALIB]]
         )
-        fitted_on = rows[TRAIN]
-        rounds = max(1, round(self.best_iteration_ * config.refit_round_factor))
-        # Calibration needs scores of the calib slice by trees that never saw it; without
-        # a calibration map, "all" can skip straight to its final refit.
-        scores_calib = config.calibration_method != "none"
-        if config.refit == "before_calib" or (config.refit == "all" and scores_calib):
-            # Everything up to the end of the valid slice (the train/valid purge gap
-            # included): still strictly earlier than the calib slice and its purge gap.
-            before_calib = as_of_days(as_of).to_numpy() <= np.datetime64(max(split.valid))
-            booster = self._refit(config, prepared, labels, before_calib, rounds)
-            fitted_on = before_calib
-        raw_calib = self._raw_of(booster, prepared[rows[CALIB]])
-        self.calibrator_ = fit_calibrator(config.calibration_method, raw_calib, labels[rows[CALIB]])
+        chosen = stops[selection.tree_objective]
+        self.selection_ = selection
+        self.tree_fits_ = {name: stop.best_iteration for name, stop in stops.items()}
+        self.best_iteration_ = chosen.best_iteration
+        self.validation_curve_ = chosen.curve
+        self.best_score_ = chosen.curve[chosen.best_iteration - 1]
+        served_calib = self._combine(selection, calib_raw[selection.tree_objective], linear_calib)
+        self.calibrator_ = fit_calibrator(
+            config.calibration_method, served_calib, labels[rows[CALIB]]
+        )
+        booster, fitted_on = calib_trees[selection.tree_objective], unseen_fit
         if config.refit == "all":
             everything = np.ones(len(labels), dtype=bool)
-            booster = self._refit(config, prepared, labels, everything, rounds)
-            fitted_on = everything
+            # A part the selection gave no weight keeps its out-of-time fit: refitting it
+            # would cost time and change no score.
+            if selection.tree_weight != 0:
+                booster = trees.refit(
+                    config,
+                    selection.tree_objective,
+                    every,
+                    self.categorical_features_,
+                    self._rounds(config, chosen),
+                    self.monotone_,
+                )
+                fitted_on = everything
+            if selection.linear_weight != 0:
+                linear = self._fit_linear(prepared, labels, config)
+                fitted_on = everything
         self.booster_ = booster
+        self.linear_ = linear
         self.trees_rows_ = int(fitted_on.sum())
         return self
 
-    def _params(self, config: ModelConfig, y: np.ndarray) -> dict[str, Any]:
-        n_pos = int(y.sum())
-        weight = (
-            (len(y) - n_pos) / max(n_pos, 1)
-            if config.scale_pos_weight == "auto"
-            else config.scale_pos_weight
-        )
-        self.scale_pos_weight_ = float(weight)
-        return {**config.lightgbm_params(), "scale_pos_weight": float(weight)}
+    @staticmethod
+    def _rounds(config: ModelConfig, stop: trees.EarlyStop) -> int:
+        return max(1, round(stop.best_iteration * config.refit_round_factor))
 
-    def _dataset(self, x: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
-        return lgb.Dataset(
-            x, label=y, categorical_feature=self.categorical_features_ or "auto", free_raw_data=True
+    def _fit_linear(
+        self, prepared: pd.DataFrame, labels: np.ndarray, config: ModelConfig
+    ) -> LinearPart:
+        numeric = [c for c in self.feature_names_ if c not in self.categories_]
+        part = LinearPart(
+            numeric=numeric, categorical=list(self.categorical_features_), c=config.linear_c
         )
-
-    def _early_stopped(
-        self,
-        config: ModelConfig,
-        train: tuple[pd.DataFrame, np.ndarray],
-        valid: tuple[pd.DataFrame, np.ndarray],
-    ) -> lgb.Booster:
-        """Trees of the train slice, cut at the best round on the valid slice."""
-        params = self._params(config, train[1])
-        train_set = self._dataset(*train)
-        # Log-loss must score the objective the trees optimise: with a class weight, an
-        # unweighted valid log-loss only sees the weight's shift of the raw scores and
-        # stops at the first round. Ranking metrics do not need (or want) the weight.
-        weighted = config.early_stopping_metric == "binary_logloss" and self.scale_pos_weight_ != 1
-        valid_set = lgb.Dataset(
-            valid[0],
-            label=valid[1],
-            weight=np.where(valid[1] == 1, self.scale_pos_weight_, 1.0) if weighted else None,
-            reference=train_set,
-        )
-        history: dict[str, dict[str, list[float]]] = {}
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=config.n_estimators,
-            valid_sets=[valid_set],
-            valid_names=[VALID],
-            callbacks=[
-                lgb.early_stopping(
-                    config.early_stopping_rounds, first_metric_only=True, verbose=False
-                ),
-                lgb.record_evaluation(history),
-            ],
-        )
-        best = booster.best_iteration or booster.current_iteration()
-        self.best_iteration_ = int(best)
-        self.validation_curve_ = [float(v) for v in history[VALID][config.early_stopping_metric]]
-        self.best_score_ = self.validation_curve_[best - 1]
-        # Keep only the trees up to the best round: the saved model and every prediction
-        # (and every contribution) then agree without passing num_iteration around.
-        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-
-    def _refit(
-        self,
-        config: ModelConfig,
-        prepared: pd.DataFrame,
-        labels: np.ndarray,
-        mask: np.ndarray,
-        rounds: int,
-    ) -> lgb.Booster:
-        """Trees of the ``mask`` rows, exactly ``rounds`` of them (no early stopping)."""
-        params = self._params(config, labels[mask])
-        return lgb.train(params, self._dataset(prepared[mask], labels[mask]), rounds)
+        return part.fit(prepared, labels, seed=config.seed)
 
     @staticmethod
-    def _raw_of(booster: lgb.Booster, prepared: pd.DataFrame) -> np.ndarray:
-        if prepared.empty:  # LightGBM refuses an empty frame; no rows, no scores
-            return np.empty(0, dtype=np.float64)
-        return np.asarray(booster.predict(prepared, raw_score=True), dtype=np.float64)
+    def _select(
+        config: ModelConfig,
+        calib_raw: dict[str, np.ndarray],
+        linear_calib: np.ndarray,
+        labels: np.ndarray,
+        days: np.ndarray,
+    ) -> Selection:
+        first = config.tree_variants[0]
+        if len(labels) == 0:
+            return trees_only(first, "no validation slice (calib_fraction is 0)")
+        allowed = SELECTION_KINDS if config.scorer == "auto" else (config.scorer,)
+        return select_scorer(
+            calib_raw, linear_calib, labels, days, blend_grid(config.blend_step), allowed
+        )
+
+    @staticmethod
+    def _combine(selection: Selection, tree_raw: np.ndarray, linear_raw: np.ndarray) -> np.ndarray:
+        return selection.tree_weight * tree_raw + selection.linear_weight * linear_raw
 
     def _learn_schema(self, frame: pd.DataFrame) -> None:
         names = list(self.features) if self.features is not None else list(frame.columns)
@@ -240,6 +267,12 @@ class PromiseModel(BaseEstimator):
         self.feature_names_ = names
         self.categorical_features_ = categorical
         self.categories_ = {c: _vocabulary(frame[c]) for c in categorical}
+        directions = dict(self.monotone or {})
+        bad = {k: v for k, v in directions.items() if v not in (-1, 0, 1)}
+        if bad:
+            raise ValueError(f"monotone directions must be -1, 0 or 1: {bad}")
+        # Text features are never constrained (a category has no order).
+        self.monotone_ = [0 if c in categorical else int(directions.get(c, 0)) for c in names]
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -268,7 +301,39 @@ class PromiseModel(BaseEstimator):
         return pd.DataFrame(out, index=frame.index)
 
     def _raw(self, prepared: pd.DataFrame) -> np.ndarray:
-        return self._raw_of(self.booster_, prepared)
+        selection = self.selection_
+        raw = np.zeros(len(prepared), dtype=np.float64)
+        if selection.tree_weight != 0:
+            raw += selection.tree_weight * trees.raw_scores(self.booster_, prepared)
+        if selection.linear_weight != 0 and len(prepared):
+            raw += selection.linear_weight * self.linear_.raw(prepared)
+        return raw
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row feature contributions and ``bias`` on the raw scale; rows sum to predict_raw.
+
+        The trees' part is LightGBM's ``pred_contrib`` (TreeSHAP), the linear part's its
+        centred coefficients times values, each multiplied by its weight in the blend.
+        """
+        self._check_fitted()
+        if BIAS in self.feature_names_:
+            raise ValueError(f"a feature is named {BIAS!r}, which clashes with the bias column")
+        prepared = self.prepare(frame)
+        columns = [*self.feature_names_, BIAS]
+        total = np.zeros((len(prepared), len(columns)), dtype=np.float64)
+        selection = self.selection_
+        if selection.tree_weight != 0 and len(prepared):
+            tree_part = np.asarray(
+                self.booster_.predict(prepared, pred_contrib=True), dtype=np.float64
+            )
+            total += selection.tree_weight * tree_part
+        if selection.linear_weight != 0 and len(prepared):
+            per_feature, bias = self.linear_.contributions(prepared)
+            where = {name: i for i, name in enumerate(columns)}
+            order = [where[name] for name in [*self.linear_.numeric, *self.linear_.categorical]]
+            total[:, order] += selection.linear_weight * per_feature
+            total[:, where[BIAS]] += selection.linear_weight * bias
+        return pd.DataFrame(total, index=frame.index, columns=columns)
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds, shape (n,); equals the row sums of ``pred_contrib``."""
@@ -315,6 +380,10 @@ class PromiseModel(BaseEstimator):
             "rows": self.rows_,
             "base_rates": self.base_rates_,
             "trees_rows": self.trees_rows_,
+            "selection": self.selection_.to_dict(),
+            "tree_fits": self.tree_fits_,
+            "linear": self.linear_.to_dict() if self.linear_ is not None else None,
+            "monotone": self.monotone_,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -332,7 +401,7 @@ class PromiseModel(BaseEstimator):
         """Read a folder written by ``save``; predictions are identical to the saved model's."""
         folder = Path(path)
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported model format {meta.get('format_version')!r}")
         config = ModelConfig.model_validate(meta["config"])
         model = cls(
@@ -355,4 +424,14 @@ class PromiseModel(BaseEstimator):
         model.base_rates_ = dict(meta["base_rates"])
         # Saved before the refit existed: the trees had seen the train slice only.
         model.trees_rows_ = int(meta.get("trees_rows", model.rows_.get(TRAIN, 0)))
+        # Version 1 served the trees alone, with the binary objective.
+        objective = config.tree_variants[0]
+        model.selection_ = (
+            Selection.from_dict(meta["selection"])
+            if meta.get("selection")
+            else trees_only(objective, "saved before scorer selection existed")
+        )
+        model.tree_fits_ = dict(meta.get("tree_fits") or {objective: model.best_iteration_})
+        model.linear_ = LinearPart.from_dict(meta["linear"]) if meta.get("linear") else None
+        model.monotone_ = list(meta.get("monotone") or [0] * len(model.feature_names_))
         return model

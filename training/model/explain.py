@@ -1,8 +1,10 @@
-"""Why a company scored as it did, from LightGBM's own per-feature contributions.
+"""Why a company scored as it did, from the served scorer's own per-feature contributions.
 
-``contributions`` is LightGBM's ``pred_contrib`` (TreeSHAP): one column per feature plus
-``bias`` (the expected raw score), all on the RAW LOG-ODDS scale, so each row sums
-exactly to ``model.predict_raw``. They explain the booster, not the calibrator: Platt
+``contributions`` is ``PromiseModel.contributions``: LightGBM's ``pred_contrib``
+(TreeSHAP) for the trees, signed centred coefficient x value for the linear part, each
+times its weight in the served blend; one column per feature plus ``bias`` (the expected
+raw score), all on the RAW scale, so each row sums exactly to ``model.predict_raw``.
+They explain the raw score, not the calibrator: Platt
 scaling is monotone, so a feature that raises the raw score raises the probability too
 (the calibrated probability is not a sum of these numbers).
 
@@ -18,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.model.estimator import BIAS, PromiseModel
 from talentmap.training.model.phrasing import describe, is_missing
 
-BIAS = "bias"
 RAISES, LOWERS = "raises the score", "lowers the score"
 
 
@@ -41,12 +42,8 @@ class Reason:
 
 
 def contributions(model: PromiseModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-row feature contributions and ``bias``, raw log-odds; rows sum to predict_raw."""
-    if BIAS in model.feature_names_:
-        raise ValueError(f"a feature is named {BIAS!r}, which clashes with the bias column")
-    prepared = model.prepare(frame)
-    values = np.asarray(model.booster_.predict(prepared, pred_contrib=True), dtype=np.float64)
-    return pd.DataFrame(values, index=frame.index, columns=[*model.feature_names_, BIAS])
+    """Per-row feature contributions and ``bias``, raw scale; rows sum to predict_raw."""
+    return model.contributions(frame)
 
 
 def _plain(value: object) -> float | str | None:

@@ -9,7 +9,7 @@ that ``retrain`` and the MLflow run can reuse them one by one::
     build_features       Snapshot, settings       -> FeatureStore (tables written, applied)
     retrieve_features    settings, store, entity  -> feature frame (Feast, point in time)
     fit_model            frame, labels, dates     -> PromiseModel
-    fit_baselines        frame, labels            -> logistic-regression pipeline
+    fit_baselines        frame, labels            -> logistic regression (LinearPart)
     score_candidates     model, frame             -> predictions (org_id, as_of, score, rank)
     evaluate             tables, scores, as_of    -> metrics per scorer, or "unavailable"
 
@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from feast import FeatureStore
-from sklearn.pipeline import Pipeline
 
 from talentmap.features.build import build_feature_tables
+from talentmap.features.catalog import monotone_directions
 from talentmap.features.definitions.services import SERVICE_NAME
 from talentmap.features.lineage import latest_date
 from talentmap.features.store import (
@@ -63,6 +63,7 @@ from talentmap.training.evaluation.fairness import FairnessConfig
 from talentmap.training.evaluation.metrics import ranking_report, to_jsonable
 from talentmap.training.evaluation.regional_floor import french_regions, regional_floor_cost
 from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.model.linear import LinearPart
 from talentmap.training.pipeline.candidates import (
     CANDIDATE,
     candidate_status,
@@ -192,26 +193,31 @@ def fit_model(
     config: ModelConfig,
     features: Sequence[str],
 ) -> PromiseModel:
-    """Fit the promise model (time-split early stopping and calibration inside)."""
+    """Fit the promise model (time-split early stopping, selection, calibration inside)."""
     model = PromiseModel(
         config=config,
         features=list(features),
         categorical_features=categorical_names(features),
+        monotone={k: v for k, v in monotone_directions().items() if k in set(features)},
     )
     return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
 
 
 def fit_baselines(
-    frame: pd.DataFrame, labels: np.ndarray | pd.Series, features: Sequence[str], seed: int
-) -> Pipeline:
+    frame: pd.DataFrame,
+    labels: np.ndarray | pd.Series,
+    features: Sequence[str],
+    seed: int,
+    c: float = 1.0,
+) -> LinearPart:
     """The logistic-regression baseline, fitted on exactly the model's training rows."""
     categorical = categorical_names(features)
     numeric = [c for c in features if c not in categorical]
-    return fit_logistic_baseline(frame, np.asarray(labels), numeric, categorical, seed)
+    return fit_logistic_baseline(frame, np.asarray(labels), numeric, categorical, seed, c)
 
 
 def score_all(
-    model: PromiseModel, logistic: Pipeline, frame: pd.DataFrame, features: Sequence[str]
+    model: PromiseModel, logistic: LinearPart, frame: pd.DataFrame, features: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Every scorer's score for every row of ``frame`` (same rows, same order)."""
     categorical = categorical_names(features)
@@ -341,6 +347,8 @@ def _training_block(
         "left_out_not_visible": int(training.exclusions["not_visible"].sum()),
         "model": {
             "best_iteration": model.best_iteration_,
+            "tree_fits": model.tree_fits_,
+            "selection": model.selection_.to_dict(),
             "rows_per_slice": model.rows_,
             "base_rate_per_slice": model.base_rates_,
             "split": model.split_.summary(),
@@ -433,7 +441,9 @@ def run_backtest(
         train_frame, training.rows["label"], training.rows["as_of"], model_config, features
     )
     step(5)
-    logistic = fit_baselines(train_frame, training.rows["label"], features, config.model.seed)
+    logistic = fit_baselines(
+        train_frame, training.rows["label"], features, config.model.seed, config.model.linear_c
+    )
 
     step(6)
     scores = score_all(model, logistic, now_frame, features)

@@ -64,6 +64,7 @@ class CardData:
     fairness_k: int = 100
     four_fifths: float = 0.8
     regional_floor: Mapping[str, Any] | None = None
+    selection: Mapping[str, Any] | None = None  # PromiseModel.selection_.to_dict()
 
 
 def _num(value: object, digits: int = 3) -> str:
@@ -232,6 +233,30 @@ def _limitations(data: CardData) -> list[str]:
     return [*items, *data.notes]
 
 
+def _selection_section(selection: Mapping[str, Any] | None) -> list[str]:
+    if not selection:
+        return []
+    scores = selection.get("scores") or {}
+    lines = [
+        "## The served scorer",
+        "",
+        f"Served: **{selection['name']}**. It was chosen among the logistic regression, "
+        "the LightGBM trees and blends of the two on the latest as-of dates of the "
+        "training rows (the calibration slice), scored by models that had not seen them; "
+        "the evaluation window above played no part in the choice. Criterion: the mean, "
+        "over those dates, of each date's average precision "
+        f"({selection.get('dates', 0)} dates, {selection.get('rows', 0):,} rows, "
+        f"{selection.get('positives', 0):,} positives).",
+    ]
+    if selection.get("reason"):
+        lines += ["", f"No comparison was possible: {selection['reason']}."]
+    if scores:
+        best = sorted(scores.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1.0))
+        lines += ["", "| candidate | inner score |", "|---|---|"]
+        lines += [f"| {name} | {_num(value)} |" for name, value in best]
+    return [*lines, ""]
+
+
 def render_model_card(data: CardData) -> str:
     """The card as Markdown text."""
     first = data.training_as_of[0] if data.training_as_of else "n/a"
@@ -282,6 +307,7 @@ def render_model_card(data: CardData) -> str:
         "",
         *_metrics_table(data.metrics),
         "",
+        *_selection_section(data.selection),
         "Brier score and calibration error are undefined (n/a) for the 'total raised' "
         "heuristic, which is a ranking, not a probability.",
         "",

@@ -101,6 +101,11 @@ def _params(inputs: TrainingRunInputs, features: Sequence[str], facts: dict[str,
         f"model.{k}": _flat(v) for k, v in model.config_.model_dump(mode="json").items()
     }
     params["model.best_iteration"] = model.best_iteration_
+    selection = model.selection_
+    params["model.scorer_chosen"] = selection.name
+    params["model.scorer_tree_weight"] = round(selection.tree_weight, 6)
+    params["model.scorer_linear_weight"] = round(selection.linear_weight, 6)
+    params["model.scorer_selection_metric"] = selection.metric
     params["model.fitted_scale_pos_weight"] = round(model.scale_pos_weight_, 6)
     params.update({f"rules.{k}": _flat(v) for k, v in inputs.rules.model_dump(mode="json").items()})
     params.update(
@@ -119,6 +124,17 @@ def _params(inputs: TrainingRunInputs, features: Sequence[str], facts: dict[str,
     )
     params.update({str(k): _flat(v) for k, v in inputs.extra_params.items()})
     return params
+
+
+def _selection_metrics(scores: Mapping[str, float]) -> dict[str, float]:
+    """Every candidate scorer's score on the inner validation (the calib slice)."""
+    return {
+        metric_key(
+            "selection", name.replace("[", ".").replace("]", "").replace(" w=", ".w")
+        ): float(v)
+        for name, v in scores.items()
+        if not math.isnan(v)
+    }
 
 
 def _metrics(
@@ -262,6 +278,8 @@ def _log_documents(
     mlflow.log_metrics(_metrics(scored.reports, scored.groups))
     if inputs.extra_metrics:
         mlflow.log_metrics({str(k): float(v) for k, v in inputs.extra_metrics.items()})
+    mlflow.log_metrics(_selection_metrics(inputs.model.selection_.scores))
+    mlflow.log_dict(inputs.model.selection_.to_dict(), "selection.json")
     if fairness is not None:
         mlflow.log_metrics(fairness.metrics())
         mlflow.log_dict(
@@ -346,6 +364,7 @@ def _model_card(
             four_fifths=fairness.config.four_fifths if fairness is not None else 0.8,
             regional_floor=fairness.regional_floor if fairness is not None else None,
             notes=tuple(inputs.card_notes),
+            selection=inputs.model.selection_.to_dict(),
         )
     )
 

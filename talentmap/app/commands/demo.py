@@ -194,6 +194,9 @@ def _metrics_table(metrics: dict) -> Table:
         table.add_column(key, justify="right")
     for name, report in evaluation.get("scorers", {}).items():
         table.add_row(name, *(_format(report.get(key)) for key in keys))
+    from talentmap.training.commands.backtest import selection_caption
+
+    table.caption = selection_caption(metrics)
     return table
 
 
