@@ -23,8 +23,9 @@ setting was ever tuned on them):
    and a summary (mean and worst served / oracle ratio for p@100, p@500 and AUC-PR; the
    number of worlds where the served model loses to the logistic regression on AUC-PR).
 
-If the fitted model reports a candidate selection (``model.selection_``, a dict with at
-least ``"chosen"``), it is written into the world's record.
+The fitted model's scorer selection (``model.selection_``: which of logistic, trees or a
+blend serves, and every candidate's inner score) is written into the world's record, and
+its name shown in the table.
 """
 
 from __future__ import annotations
@@ -194,7 +195,9 @@ def selection_of(model: Any) -> dict[str, Any] | None:
     selection = getattr(model, "selection_", None)
     if selection is None:
         return None
-    return json.loads(json.dumps(selection, default=_plain))
+    # PromiseModel's Selection says itself what is worth keeping (its name included).
+    as_dict = getattr(selection, "to_dict", None)
+    return json.loads(json.dumps(as_dict() if callable(as_dict) else selection, default=_plain))
 
 
 def _plain(value: Any) -> Any:
@@ -362,11 +365,12 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
         "s/o p500",
         "s-l AP",
         "secs",
+        "served as",
     ):
-        ratios.add_column(column, justify="right")
+        ratios.add_column(column, justify="left" if column == "served as" else "right")
     for r in records:
         if "error" in r:
-            ratios.add_row(_f(r["orgs"]), str(r["seed"]), "[red]error[/]", *[""] * 7)
+            ratios.add_row(_f(r["orgs"]), str(r["seed"]), "[red]error[/]", *[""] * 8)
             continue
         c = r["comparison"]
         for name in (SERVED, LOGISTIC, ORACLE):
@@ -384,6 +388,7 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
             *[_f(c["served_over_oracle"][metric]) for metric in METRICS],
             _signed(c["served_minus_logistic"]["auc_pr"]),
             _f(r["backtest_seconds"], 1),
+            str((r.get("selection") or {}).get("name", "")),
         )
     console.print(scores)
     console.print(ratios)

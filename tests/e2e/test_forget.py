@@ -116,8 +116,17 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
     unique_name = set(people.loc[same_name == 1, "person_id"])
     # Best: a founder whose name nobody else bears (so the name can be searched for in every
     # answer) and who holds a PhD (so a company-level count visibly drops).
+    founders_of = roles.loc[roles["role"] == "founder"].groupby("org_id")["person_id"].nunique()
+    # ... of a company with another founder, whose founder counts then visibly drop by one
+    # (a sole founder's company would simply lose its founder rows).
     (their_org, name), person = min(
-        founder_ids.items(), key=lambda kv: (kv[1] not in unique_name, kv[1] not in phds, kv[0])
+        founder_ids.items(),
+        key=lambda kv: (
+            kv[1] not in unique_name,
+            kv[1] not in phds,
+            founders_of.get(kv[0][0], 0) < 2,
+            kv[0],
+        ),
     )
     assert full_names[person] == name
     assert person in phds and person in unique_name, "the world should hold such a founder"

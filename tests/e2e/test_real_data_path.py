@@ -197,8 +197,11 @@ def test_an_export_goes_from_import_to_a_promoted_champion(
     # Signal survives the conversion and the mess: the model ranks better than chance.
     assert scorers["model"]["auc_pr"] > evaluation["base_rate"]
 
-    done = ok(talentmap(home, "retrain", "--data", str(imported)))
-    assert "promoted to champion" in " ".join(done.split())
+    # Captured, as cron would: the verdict is the last JSON line on stderr.
+    done = talentmap(home, "retrain", "--data", str(imported))
+    ok(done)
+    verdict = json.loads(done.stderr.strip().splitlines()[-1])
+    assert verdict["step"] == "retrain" and verdict["promoted"] is True, verdict
     settings = Settings(home=home)
     target = resolve_target(settings)
     with activate(target) as client:

@@ -42,7 +42,8 @@ def retrained(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
         done = CliRunner().invoke(
             talentmap_app,
             ["retrain", "--data", str(small_world), "--tune-budget", str(BUDGET)],
-            env={"COLUMNS": "250"},
+            # The human lines: under CliRunner the output is no terminal, so JSON by default.
+            env={"COLUMNS": "250", "TALENTMAP_LOG_FORMAT": "text"},
         )
     assert done.exit_code == 0, done.output
     assert "Tuning:" in done.output

@@ -196,3 +196,9 @@ def test_bench_selection_is_recorded_only_when_the_model_has_one() -> None:
         "rounds": [3, 4],
         "on": "2023-12-31",
     }
+    # A Selection-like object is recorded through its own to_dict.
+    selection = SimpleNamespace(to_dict=lambda: {"name": "logistic", "scores": {"logistic": 0.3}})
+    assert selection_of(SimpleNamespace(selection_=selection)) == {
+        "name": "logistic",
+        "scores": {"logistic": 0.3},
+    }
