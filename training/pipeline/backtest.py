@@ -190,13 +190,19 @@ def fit_model(
     as_of: pd.Series,
     config: ModelConfig,
     features: Sequence[str],
+    horizon_months: int | None = None,
 ) -> PromiseModel:
-    """Fit the promise model (time-split early stopping, selection, calibration inside)."""
+    """Fit the promise model (time-split early stopping, selection, calibration inside).
+
+    ``horizon_months``: the label horizon, so that the models judged on the inner
+    validation learn only from label windows closed before it (see ``PromiseModel``).
+    """
     model = PromiseModel(
         config=config,
         features=list(features),
         categorical_features=categorical_names(features),
         monotone={k: v for k, v in monotone_directions().items() if k in set(features)},
+        label_horizon_months=horizon_months,
     )
     return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
 
@@ -429,7 +435,12 @@ def run_backtest(
 
     step(4)
     model = fit_model(
-        train_frame, training.rows["label"], training.rows["as_of"], config.model, features
+        train_frame,
+        training.rows["label"],
+        training.rows["as_of"],
+        config.model,
+        features,
+        rules.horizon_months,
     )
     step(5)
     logistic = fit_baselines(
