@@ -225,3 +225,17 @@ def test_the_catalogue_declares_directions_only_for_model_features() -> None:
     from talentmap.training.pipeline.backtest import feature_names
 
     assert set(MONOTONE_INCREASING) <= set(feature_names())
+
+
+def test_the_judged_models_learn_only_from_label_windows_closed_before_the_slice() -> None:
+    x, y, as_of = toy_training_rows(seed=3)
+    model = PromiseModel(CONFIG, label_horizon_months=12).fit(x, y, as_of)
+    first_calib = pd.Timestamp(min(model.split_.calib))
+    closed = (as_of + pd.DateOffset(months=12)) <= first_calib
+    assert model.selection_.windows_closed
+    assert model.selection_.models_rows == int(closed.sum())
+    # Without a horizon nothing is purged: every row before the calib slice teaches them.
+    loose = PromiseModel(CONFIG).fit(x, y, as_of)
+    assert not loose.selection_.windows_closed
+    assert loose.selection_.models_rows == int((as_of <= max(loose.split_.valid)).sum())
+    assert loose.selection_.models_rows > model.selection_.models_rows

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -109,11 +110,13 @@ class PromiseModel(BaseEstimator):
         features: Sequence[str] | None = None,
         categorical_features: Sequence[str] | None = None,
         monotone: Mapping[str, int] | None = None,
+        label_horizon_months: int | None = None,
     ) -> None:
         self.config = config
         self.features = features
         self.categorical_features = categorical_features
         self.monotone = monotone
+        self.label_horizon_months = label_horizon_months
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
@@ -151,6 +154,10 @@ class PromiseModel(BaseEstimator):
         # ("none"), or everything up to the end of the valid slice (its purge gap included).
         before_calib = days <= np.datetime64(max(split.valid))
         unseen_fit = rows[TRAIN] if config.refit == "none" else before_calib
+        # ... nor any label that looks into it: a row at t carries the outcome of
+        # (t, t + H], so with H known only rows whose window closes by the first calib
+        # date may teach the models that are judged there (as the backtest's own test).
+        unseen_fit, windows_closed = self._closed_windows(unseen_fit, days, labels, split)
         stops, calib_trees, calib_raw = {}, {}, {}
         for objective in config.tree_variants:
             stop = trees.early_stopped(
@@ -169,9 +176,10 @@ class PromiseModel(BaseEstimator):
                 booster = trees.refit(
                     config,
                     objective,
-                    every.subset(before_calib),
+                    every.subset(unseen_fit),
                     self.categorical_features_,
                     rounds,
+                    self.monotone_,
                 )
             calib_trees[objective] = booster
             calib_raw[objective] = trees.raw_scores(booster, prepared[rows[CALIB]])
@@ -179,6 +187,9 @@ class PromiseModel(BaseEstimator):
         linear_calib = linear.raw(prepared[rows[CALIB]])
         selection = self._select(
             config, calib_raw, linear_calib, labels[rows[CALIB]], days[rows[CALIB]]
+        )
+        selection = replace(
+            selection, models_rows=int(unseen_fit.sum()), windows_closed=windows_closed
         )
         chosen = stops[selection.tree_objective]
         self.selection_ = selection
@@ -212,6 +223,25 @@ class PromiseModel(BaseEstimator):
         self.linear_ = linear
         self.trees_rows_ = int(fitted_on.sum())
         return self
+
+    def _closed_windows(
+        self, unseen: np.ndarray, days: np.ndarray, labels: np.ndarray, split: TimeSplit
+    ) -> tuple[np.ndarray, bool]:
+        """``unseen`` rows whose label window closes by the first calib date, if usable.
+
+        Without a horizon (``label_horizon_months`` None), or when too few such rows are
+        left (a single class, or under a quarter of ``unseen``), the rows stay as they
+        are and the selection records that their windows were not closed.
+        """
+        if self.label_horizon_months is None or not split.calib:
+            return unseen, False
+        first_calib = pd.Timestamp(min(split.calib))
+        ends = pd.DatetimeIndex(days) + pd.DateOffset(months=self.label_horizon_months)
+        closed = unseen & np.asarray(ends <= first_calib)
+        enough = closed.sum() >= max(1, unseen.sum() // 4)
+        if enough and len(np.unique(labels[closed])) == 2:
+            return closed, True
+        return unseen, False
 
     @staticmethod
     def _rounds(config: ModelConfig, stop: trees.EarlyStop) -> int:

@@ -56,6 +56,10 @@ class Selection:
     positives: int = 0
     dates: int = 0
     reason: str = ""
+    # Rows the judged models learnt from, and whether all their label windows had closed
+    # by the first date of the slice (no label looked into it).
+    models_rows: int = 0
+    windows_closed: bool = False
 
     @property
     def name(self) -> str:

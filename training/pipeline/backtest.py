@@ -192,13 +192,19 @@ def fit_model(
     as_of: pd.Series,
     config: ModelConfig,
     features: Sequence[str],
+    horizon_months: int | None = None,
 ) -> PromiseModel:
-    """Fit the promise model (time-split early stopping, selection, calibration inside)."""
+    """Fit the promise model (time-split early stopping, selection, calibration inside).
+
+    ``horizon_months``: the label horizon, so that the models judged on the inner
+    validation learn only from label windows closed before it (see ``PromiseModel``).
+    """
     model = PromiseModel(
         config=config,
         features=list(features),
         categorical_features=categorical_names(features),
         monotone={k: v for k, v in monotone_directions().items() if k in set(features)},
+        label_horizon_months=horizon_months,
     )
     return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
 
@@ -438,7 +444,12 @@ def run_backtest(
         config.model if choose_model is None else choose_model(train_frame, training.rows)
     )
     model = fit_model(
-        train_frame, training.rows["label"], training.rows["as_of"], model_config, features
+        train_frame,
+        training.rows["label"],
+        training.rows["as_of"],
+        model_config,
+        features,
+        rules.horizon_months,
     )
     step(5)
     logistic = fit_baselines(
