@@ -112,6 +112,12 @@ def test_backtest_through_the_command_is_deterministic(
     assert predictions["score"].is_monotonic_decreasing
     metrics = json.loads((tmp_path / "o1" / "metrics.json").read_text())
     assert set(metrics["evaluation"]["scorers"]) == {"model", "logistic_regression", "total_raised"}
+    # On this small generated world too, the served scorer was chosen on the inner
+    # validation, where it is never below the logistic regression, and the table says so.
+    selection = metrics["training"]["model"]["selection"]
+    assert selection["scores"][selection["name"]] >= selection["scores"]["logistic"]
+    assert selection["scores"][selection["name"]] == max(selection["scores"].values())
+    assert f"The model serves {selection['name']}" in " ".join(first.output.split())
 
 
 def test_minimal_directory_and_visibility(leak_world: Path, tmp_path: Path) -> None:
