@@ -299,3 +299,25 @@ def _timed(call: Any, repeat: int = 30) -> float:
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
     return statistics.median(times)
+
+
+def test_forget_deletes_the_organisation_from_redis(
+    profile: Profile, retrained: dict[str, Any]
+) -> None:
+    """Last: it records an opt-out in the profile's home."""
+    import pandas as pd
+    import redis
+
+    from talentmap.features.catalog import FAMILIES, table_path
+
+    settings = Settings(home=profile.home)
+    table = pd.read_parquet(table_path(settings.feature_tables_dir, next(iter(FAMILIES))))
+    org = str(table["org_id"].iloc[0])
+    host_port, password = profile.env["TALENTMAP_FEAST_REDIS_URL"].split(",password=")
+    host, port = host_port.split(":")
+    client = redis.Redis(host=host, port=int(port), password=password)
+    before = client.dbsize()
+    done = profile.run("forget", "--org", org, "--no-notify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "redis:org_id: 1" in done.stdout, done.stdout
+    assert client.dbsize() == before - 1
