@@ -6,12 +6,15 @@ See docs/OPERATIONS.md; ``make prod-up`` and ``make prod-down`` run these.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from talentmap.settings import get_settings
+
+if TYPE_CHECKING:
+    from talentmap.app.prod.layout import ProfileLayout
 
 console = Console()
 
@@ -25,7 +28,7 @@ DirOption = Annotated[
 ]
 
 
-def _layout(folder: Path | None):  # type: ignore[no-untyped-def]
+def _layout(folder: Path | None) -> ProfileLayout:
     from talentmap.app.prod.layout import DEFAULT_DIR, ProfileLayout
 
     settings = get_settings()

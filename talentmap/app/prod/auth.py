@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -62,7 +63,11 @@ def bootstrap(
     registered_model: str,
 ) -> list[Grant]:
     """Create the users and grant each its role's permission; the grants made."""
-    import mlflow.server
+    with warnings.catch_warnings():
+        # MLflow's server package imports a Starlette module that warns it is deprecated
+        # (a UserWarning, so the entry point's deprecation filter misses it).
+        warnings.filterwarnings("ignore", message=r"starlette\.middleware\.wsgi is deprecated")
+        import mlflow.server
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException, RestException
 

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -98,7 +98,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def wait_until(check, timeout_seconds: float, interval: float = 0.3) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(check: Callable[[], bool], timeout_seconds: float, interval: float = 0.3) -> bool:
     """Call ``check()`` until it returns true or the time runs out."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
