@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser demo test test-fast lint bench serve mlflow-ui stop clean
+.PHONY: help install browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,10 +30,20 @@ browser:  ## Install Debian's chromium for the browser tests, if missing
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The production profile's servers (docs/OPERATIONS.md), from Debian's packages as well.
+# `talentmap prod up` installs them too; `make test` installs them first so that the
+# profile's end-to-end test runs rather than skips on a fresh machine.
+servers:  ## Install Debian's postgresql and redis-server for the production profile, if missing
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+		echo "Installing postgresql and redis-server (Debian packages) for the production profile"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null) \
+			|| echo "Could not install them: the production-profile test will be skipped"; \
+	fi
+
 demo: install  ## Generate a world, retrain on it, serve it; prints a shortlist and the URLs
 	$(BIN)/talentmap demo
 
-test: install browser  ## Lint (ruff, the layer rule), then run the whole test suite
+test: install browser servers  ## Lint (ruff, the layer rule), then run the whole test suite
 	$(BIN)/ruff check .
 	VENV_BIN=$(abspath $(BIN)) .ci/lint-layers
 	$(BIN)/pytest
@@ -60,6 +70,12 @@ mlflow-ui: install  ## MLflow server and UI on the embedded tracking store (127.
 
 stop:  ## Stop the service and MLflow UI that `make demo` left running
 	$(BIN)/talentmap stop
+
+prod-up: install  ## Production profile: PostgreSQL, Redis, MLflow with auth; writes data/prod/production.env
+	$(BIN)/talentmap prod up
+
+prod-down:  ## Stop the production profile's servers (their data stays in data/prod)
+	$(BIN)/talentmap prod down
 
 clean:  ## Remove generated data and stores (keeps .venv)
 	rm -rf data/lake data/worlds data/features data/feast data/feature-versions data/runs data/audit data/serving data/demo

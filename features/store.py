@@ -8,6 +8,7 @@ every returned ``as_of`` is a UTC timestamp.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from talentmap.features.catalog import (
 )
 from talentmap.features.definitions.repo import repo_objects
 from talentmap.settings import Settings
+from talentmap.settings.root import FEAST_REDIS_URL_VAR, FEAST_REGISTRY_URL_VAR
 
 CONFIG_FILE = "feature_store.yaml"
 SNAPSHOT_FILE = "snapshot.json"
@@ -82,10 +84,57 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
+def project_name(settings: Settings, base: str = "talentmap") -> str:
+    """The Feast project of this store: ``base`` on embedded stores; with a shared registry
+    or online store, ``base`` plus a hash of the store folder's resolved path.
+
+    Retraining builds each version in its own folder and publishes it by switching a
+    symlink; on shared stores (one PostgreSQL registry, one Redis) the project plays the
+    folder's part: a version's rows live under its own project, and the live link names
+    the published one.
+    """
+    features = settings.features
+    if features.registry == "file" and features.online_store == "sqlite":
+        return base
+    real = str(settings.feature_store_dir.resolve())
+    return f"{base}_{hashlib.sha256(real.encode()).hexdigest()[:12]}"
+
+
+def _required_env(name: str, what: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ValueError(f"{what} is configured but {name} is not set in the environment")
+    return value
+
+
+def shared_store_overlay(settings: Settings, raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` (the YAML file's content) with the registry and online store the settings
+    choose; URLs and passwords come from the environment only."""
+    out = dict(raw)
+    features = settings.features
+    if features.registry == "sql":
+        previous = raw.get("registry") if isinstance(raw.get("registry"), dict) else {}
+        out["registry"] = {
+            "registry_type": "sql",
+            "path": _required_env(FEAST_REGISTRY_URL_VAR, "features.registry = sql"),
+            "cache_ttl_seconds": previous.get("cache_ttl_seconds", 60),
+            "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
+        }
+    if features.online_store == "redis":
+        out["online_store"] = {
+            "type": "redis",
+            "connection_string": _required_env(
+                FEAST_REDIS_URL_VAR, "features.online_store = redis"
+            ),
+        }
+    out["project"] = project_name(settings, str(raw.get("project", "talentmap")))
+    return out
+
+
 def load_config(settings: Settings) -> RepoConfig:
     env = {**os.environ, **feast_environment(settings)}
     raw = yaml.safe_load(expand(config_file(settings).read_text(encoding="utf-8"), env))
-    config = RepoConfig(**raw)
+    config = RepoConfig(**shared_store_overlay(settings, raw))
     config.repo_path = settings.feature_repo_dir
     return config
 

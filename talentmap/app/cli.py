@@ -11,6 +11,8 @@ from __future__ import annotations
 import typer
 
 from talentmap import logs
+from talentmap.app.commands import auth as auth_commands
+from talentmap.app.commands import prod as prod_commands
 from talentmap.app.commands.data import ingest_command, validate_command
 from talentmap.app.commands.demo import demo
 from talentmap.app.commands.forget import forget_command
@@ -62,6 +64,8 @@ app.add_typer(retention_app, name="retention", rich_help_panel=PRIVACY)
 
 app.command("demo", rich_help_panel=OPERATIONS)(demo)
 app.command("stop", rich_help_panel=OPERATIONS)(stop)
+app.add_typer(prod_commands.app, name="prod", rich_help_panel=OPERATIONS)
+app.add_typer(auth_commands.app, name="auth", rich_help_panel=OPERATIONS)
 
 
 if __name__ == "__main__":  # pragma: no cover

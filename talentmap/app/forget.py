@@ -19,7 +19,10 @@ id); the served founder lists drop them at once.
 Feast (0.67) has no API to delete entity keys from an online store, so for its SQLite
 online store the rows are deleted with ``sqlite3`` by Feast's own serialized entity key
 (``feast.infra.key_encoding_utils.serialize_entity_key``) from Feast's own table names
-(``compute_table_id``). Other online stores are refused with a clear error.
+(``compute_table_id``). For its Redis online store (the production profile) Feast keeps one
+hash per entity, keyed by the serialized entity key followed by the project's name; the
+subject's hashes are deleted in every project (every published or older feature-store
+version). Other online stores are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ def purge_online_store(
         return {}
     config = load_config(settings)
     kind = str(config.online_store.type)
+    if kind == "redis" or kind.endswith("RedisOnlineStore"):
+        return _purge_redis(config, wanted)
     if kind != "sqlite" and not kind.endswith("SqliteOnlineStore"):
         raise OnlineStoreUnsupportedError(
             f"online store type {kind!r}: `forget` deletes rows from Feast's SQLite online "
@@ -131,6 +136,36 @@ def purge_online_store(
                 deleted[view.name] = count
     finally:
         connection.close()
+    return deleted
+
+
+def _glob_escape(raw: bytes) -> bytes:
+    """``raw`` as a literal in a Redis MATCH pattern."""
+    return b"".join(b"\\" + bytes([c]) if c in b"*?[]\\" else bytes([c]) for c in raw)
+
+
+def _purge_redis(config: Any, wanted: dict[str, list[str]]) -> dict[str, int]:
+    """Delete the subjects' Feast hashes from Redis, in every TalentMap project.
+
+    A key is the serialized entity key followed by the project name; the project of each
+    feature-store version differs, so the key is matched by its prefix and the rest must
+    be a project of this repo (``talentmap...``). Counts: keys deleted per join key.
+    """
+    from feast.infra.online_stores.redis import RedisOnlineStore
+
+    base = config.project.split("_", 1)[0].encode()
+    version = int(config.entity_key_serialization_version)
+    client = RedisOnlineStore()._get_client(config.online_store)
+    deleted: dict[str, int] = {}
+    for join_key, values in wanted.items():
+        count = 0
+        for value in values:
+            blob = _entity_key(join_key, value, version)
+            for key in client.scan_iter(match=_glob_escape(blob) + b"*", count=1000):
+                if bytes(key)[len(blob) :].startswith(base):
+                    count += int(client.delete(key))
+        if values:
+            deleted[f"redis:{join_key}"] = count
     return deleted
 
 

@@ -17,7 +17,7 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -33,6 +33,10 @@ from talentmap.settings.serving import ServingConfig
 from talentmap.settings.tracking import TrackingConfig
 from talentmap.settings.training import FairnessConfig, RetrainConfig, TrainingConfig
 from talentmap.settings.tune import TuneConfig
+
+# Secrets of the shared feature stores: read from the environment only, never from a file.
+FEAST_REGISTRY_URL_VAR = "TALENTMAP_FEAST_REGISTRY_URL"
+FEAST_REDIS_URL_VAR = "TALENTMAP_FEAST_REDIS_URL"
 
 
 class LakeSettings(BaseModel):
@@ -72,7 +76,27 @@ class FeatureSettings(BaseModel):
         Path("data/features"), description="Parquet feature tables (the offline store)."
     )
     store_dir: Path = Field(
-        Path("data/feast"), description="Feast registry and SQLite online store."
+        Path("data/feast"),
+        description=(
+            "Feast's file registry and SQLite online store; with shared stores (sql, redis) "
+            "its resolved path names the Feast project, so each published version has its own."
+        ),
+    )
+    registry: Literal["file", "sql"] = Field(
+        "file",
+        description=(
+            "Feast registry: file (registry.db under store_dir) or sql (a PostgreSQL database "
+            f"whose SQLAlchemy URL, password included, is read from {FEAST_REGISTRY_URL_VAR} "
+            "in the environment only)."
+        ),
+    )
+    online_store: Literal["sqlite", "redis"] = Field(
+        "sqlite",
+        description=(
+            "Feast online store: sqlite (online.db under store_dir) or redis (connection "
+            f"string such as 127.0.0.1:6379,password=..., read from {FEAST_REDIS_URL_VAR} in "
+            "the environment only)."
+        ),
     )
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from talentmap.settings import FeatureSettings, Settings
+from talentmap.settings import Settings
 
 if TYPE_CHECKING:
     from talentmap.training.pipeline.retrain_tune import TuningDecision
@@ -82,10 +82,13 @@ class RetrainOutcome:
 
 def _version_settings(settings: Settings, version_dir: Path) -> Settings:
     """The settings of one run: same everything, feature store inside ``version_dir``."""
-    features = FeatureSettings(
-        repo_dir=settings.feature_repo_dir,
-        tables_dir=version_dir / "features",
-        store_dir=version_dir / "feast",
+    # A copy, so the kind of registry and online store (file/sql, sqlite/redis) carries over.
+    features = settings.features.model_copy(
+        update={
+            "repo_dir": settings.feature_repo_dir,
+            "tables_dir": version_dir / "features",
+            "store_dir": version_dir / "feast",
+        }
     )
     return settings.model_copy(update={"features": features})
 
