@@ -186,7 +186,8 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
 
     # ---- a service that refuses the call (staff key) still drops the subject: its poller
     # sees the register change (nothing else changed, so nothing else could reload it)
-    other = after["candidates"][0]["org_id"]
+    # Another company than the founder's: its rows must stay for the checks below.
+    other = next(c["org_id"] for c in after["candidates"] if c["org_id"] != their_org)
     refused = _invoke(
         app,
         ["forget", "--org", other, "--url", server.url],
