@@ -135,4 +135,4 @@ def _print_summary(console: Console, metrics: dict[str, Any]) -> None:
     console.print(table)
     caption = selection_caption(metrics)
     if caption:
-        console.print(caption)
+        console.print(caption, markup=False)  # "blend[binary]" is no rich markup

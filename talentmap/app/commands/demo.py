@@ -194,9 +194,12 @@ def _metrics_table(metrics: dict) -> Table:
         table.add_column(key, justify="right")
     for name, report in evaluation.get("scorers", {}).items():
         table.add_row(name, *(_format(report.get(key)) for key in keys))
+    from rich.markup import escape
+
     from talentmap.training.commands.backtest import selection_caption
 
-    table.caption = selection_caption(metrics)
+    caption = selection_caption(metrics)
+    table.caption = escape(caption) if caption else None  # "blend[binary]" is no markup
     return table
 
 
