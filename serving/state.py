@@ -385,7 +385,10 @@ class ServingState:
     def forget(self, org_ids: list[str], person_ids: list[str]) -> tuple[Served, int, int]:
         """Drop subjects from the running ranking now (and from every later one)."""
         # First the file every worker reads: from here on, no worker serves them.
-        record_forgotten(self.forgotten_file, org_ids, person_ids)
+        try:
+            record_forgotten(self.forgotten_file, org_ids, person_ids)
+        except OSError as exc:  # this worker still drops them; the register reaches all
+            logger.error("cannot record the forget for the other workers: %s", exc)
         with self._reload_lock:
             self.forgotten = self.forgotten.union(
                 OptOuts(frozenset(org_ids), frozenset(person_ids))
