@@ -518,11 +518,16 @@ def published(
     console.print(results)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "serving_published.json"
+    try:  # one entry per (candidates, workers); earlier entries of other shapes are kept
+        runs = json.loads(out.read_text())["runs"]
+    except (OSError, ValueError, KeyError):
+        runs = {}
+    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    runs[f"{candidates}x{workers}"] = results
     payload = {
         "suite": "serving_published",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "results": results,
+        "runs": runs,
     }
     out.write_text(json.dumps(payload, indent=2))
     console.print(f"Written to {out}")

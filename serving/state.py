@@ -26,6 +26,7 @@ followed at once by every worker.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -34,11 +35,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from talentmap.features.store import read_lineage
 from talentmap.lake import Lake
 from talentmap.optouts import read_settings_register, register_stamp
 from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
@@ -48,7 +49,6 @@ from talentmap.serving.forgotten import (
     read_forgotten,
     record_forgotten,
 )
-from talentmap.serving.inputs import load_inputs, online_features, serving_date
 from talentmap.serving.ranking import (
     OptOuts,
     Ranking,
@@ -63,6 +63,30 @@ from talentmap.training.pipeline.ranking_file import PublishedRanking, ranking_s
 from talentmap.training.tracking.target import TrackingTarget, resolve_target
 
 logger = logging.getLogger("talentmap.serving")
+
+
+# Feast (about 3 s to import) is imported on first use, not with the service module:
+# ``bentoml serve`` imports the module in its arbiter and again in each worker, and a
+# worker serving a published ranking needs Feast only for ``/score``.
+LINEAGE_FILE = "snapshot.json"  # features.store.SNAPSHOT_FILE (a test checks they agree)
+
+
+def read_lineage(tables_dir: Any) -> dict[str, Any] | None:
+    """``features.store.read_lineage``, without importing Feast."""
+    path = Path(tables_dir) / LINEAGE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_inputs(settings: Settings, config: ServingConfig) -> Any:
+    from talentmap.serving.inputs import load_inputs as load
+
+    return load(settings, config)
+
+
+def online_features(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    from talentmap.serving.inputs import online_features as read
+
+    return read(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -188,7 +212,7 @@ class ServingState:
         lineage = read_lineage(tables_dir) or {}
         snapshot_day = lineage.get("snapshot_date")
         expected = (
-            serving_date(self.config, date.fromisoformat(snapshot_day)) if snapshot_day else None
+            self.config.serving_date(date.fromisoformat(snapshot_day)) if snapshot_day else None
         )
         why = None
         if (str(meta.get("model_version")), meta.get("run_id")) != (

@@ -14,7 +14,7 @@ password hash would protect (a slow hash would only slow every request down).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -132,6 +132,15 @@ class ServingConfig(BaseModel):
         description="How often (at most) a request checks whether a new ranking was "
         "published or a subject forgotten (two stat calls); 0 checks on every request.",
     )
+
+    def serving_date(self, snapshot_date: date, today: date | None = None) -> date:
+        """The date candidates are ranked at ("now", issue 6), by ``as_of``: the service
+        and the retrain chain's batch ranking both ask here."""
+        if isinstance(self.as_of, date):
+            return self.as_of
+        if self.as_of == "today":
+            return today or datetime.now(UTC).date()
+        return snapshot_date
 
     @model_validator(mode="after")
     def _unique_names(self) -> ServingConfig:

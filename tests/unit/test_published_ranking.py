@@ -231,3 +231,9 @@ def _stub(state: ServingState) -> Any:
 
     ranking = ranking_from_published(published, None, LINEAGE)  # type: ignore[arg-type]
     return Served(CHAMPION, ranking, frozenset(), 0.0, 0.0)
+
+
+def test_the_state_reads_the_lineage_file_features_writes() -> None:
+    from talentmap.features.store import SNAPSHOT_FILE
+
+    assert state_module.LINEAGE_FILE == SNAPSHOT_FILE

@@ -52,12 +52,7 @@ class RankedBy:
 
 def serving_date(settings: Settings, snapshot_date: date) -> date:
     """The date the service ranks at (``serving.as_of``), as the service computes it."""
-    as_of = settings.serving.as_of
-    if isinstance(as_of, date):
-        return as_of
-    if as_of == "today":
-        return datetime.now(UTC).date()
-    return snapshot_date
+    return settings.serving.serving_date(snapshot_date)
 
 
 def _reason_json(reason: Any) -> str:
