@@ -16,6 +16,8 @@ reload to the workers. Over HTTP:
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STAFF = {"Authorization": f"Bearer {STAFF_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-REQUESTS = 16  # enough for both workers to answer several times each
+REQUESTS = 16  # at least this many answers per check...
+MAX_REQUESTS = 400  # ...and more until both workers have answered some of them
 
 
 def _settings(home: Path) -> Settings:
@@ -95,8 +98,27 @@ def _shortlist(client: httpx.Client, **body: Any) -> dict[str, Any]:
     return response.json()
 
 
-def _answers(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
-    return [_shortlist(client, **body) for _ in range(REQUESTS)]
+def _answering_workers(server: Server, offset: int) -> set[str]:
+    """The workers (BentoML's access-log ``component``) that answered /shortlist in the
+    log after byte ``offset``."""
+    text = server.log_path.read_bytes()[offset:].decode(errors="replace")
+    found = set()
+    for raw in text.splitlines():
+        if "bentoml.access" in raw and "path=/shortlist" in raw:
+            found.add(json.loads(raw[raw.index("{") :])["component"])
+    return found
+
+
+def _answers(
+    server: Server, client: httpx.Client, check: Callable[[dict[str, Any]], None], **body: Any
+) -> None:
+    """``check`` every answer, until both workers have answered (at least REQUESTS)."""
+    offset = server.log_path.stat().st_size
+    for i in range(MAX_REQUESTS):
+        check(_shortlist(client, **body))
+        if i + 1 >= REQUESTS and len(_answering_workers(server, offset)) >= 2:
+            return
+    raise AssertionError(f"one worker answered all of {MAX_REQUESTS} requests")
 
 
 def _log_lines(server: Server, text: str) -> list[dict[str, Any]]:
@@ -110,22 +132,21 @@ def _log_lines(server: Server, text: str) -> list[dict[str, Any]]:
     return found
 
 
-def _wait_both_workers_ready(client: httpx.Client) -> None:
-    # /readyz answered by one worker; the other may still be mapping its file.
-    ok = 0
-    for _ in range(200):
-        ok = ok + 1 if client.get("/readyz").status_code == 200 else 0
-        if ok >= 10:
-            return
-    raise AssertionError("the two workers never both said ready")
+def _wait_both_workers_ready(server: Server) -> None:
+    # /readyz was answered by one worker; the other may still be mapping its file.
+    deadline = time.monotonic() + 120
+    while len(_log_lines(server, "loaded from the published ranking")) < 2:
+        assert time.monotonic() < deadline, "the second worker never loaded the ranking"
+        time.sleep(0.5)
 
 
 def test_the_shortlist_is_the_published_ranking(server: Server, client: httpx.Client) -> None:
-    _wait_both_workers_ready(client)
+    _wait_both_workers_ready(server)
     published = ranking_file.read_ranking(server.world.settings.feature_tables_dir)
     assert published is not None
     top = published.table.slice(0, 20).to_pylist()
-    for body in _answers(client, k=20, include_explanations=True):
+
+    def check(body: dict[str, Any]) -> None:
         rows = body["candidates"]
         assert [r["org_id"] for r in rows] == [t["org_id"] for t in top]
         assert [r["score"] for r in rows] == [t["score"] for t in top]
@@ -135,6 +156,8 @@ def test_the_shortlist_is_the_published_ranking(server: Server, client: httpx.Cl
         assert body["lineage"]["ranking_id"].startswith(published.meta["ranking_id"])
         assert body["lineage"]["model_version"] == published.meta["model_version"]
         assert body["total_candidates"] <= published.meta["rows"]
+
+    _answers(server, client, check, k=20, include_explanations=True)
     model = client.get("/model", headers=STAFF).json()
     assert model["ranking"]["source"] == "published"
     assert len(_log_lines(server, "loaded from the published ranking")) == 2  # both workers
@@ -148,8 +171,11 @@ def test_a_forgotten_company_disappears_from_every_worker(
     response = client.post("/admin/forget", json={"org_ids": [gone]}, headers=ADMIN)
     assert response.status_code == 200, response.text
     assert response.json()["removed_orgs"] == 1
-    for body in _answers(client, k=1000):  # at once, whichever worker answers
+
+    def check(body: dict[str, Any]) -> None:  # at once, whichever worker answers
         assert gone not in {c["org_id"] for c in body["candidates"]}
+
+    _answers(server, client, check, k=1000)
     scored = client.post("/score", json={"org_ids": [gone]}, headers=STAFF).json()
     assert scored["results"][0]["status"] == "unknown"
 
@@ -161,8 +187,11 @@ def test_a_new_publish_reaches_both_workers(server: Server, client: httpx.Client
     assert not outcome.skipped
     after = ranking_file.read_ranking(settings.feature_tables_dir).meta
     assert after["ranking_id"] != before["ranking_id"]
-    for body in _answers(client, k=10):  # no poller: the pointer alone reloads them
+
+    def check(body: dict[str, Any]) -> None:  # no poller: the pointer alone reloads them
         lineage = body["lineage"]
         assert lineage["ranking_id"].startswith(after["ranking_id"]), lineage
         assert lineage["model_version"] == after["model_version"]
+
+    _answers(server, client, check, k=10)
     assert len(_log_lines(server, "(published ranking changed)")) == 2  # one per worker
