@@ -452,13 +452,15 @@ def _load_in_process(tables_dir: Path) -> float:
 def published(
     candidates: Annotated[int, typer.Option(help="Candidates in the synthetic ranking.")] = 100_000,
     workers: Annotated[int, typer.Option(help="Service workers.")] = 1,
+    requests: Annotated[int, typer.Option(help="Requests per concurrency level.")] = 1000,
 ) -> None:
     """Start-to-ready of the service over a published ranking (issue 10); writes
     benchmarks/results/serving_published.json.
 
     A small world goes through ``talentmap retrain`` (a real champion, a real publish);
     its published ranking is then replaced by a synthetic one of ``candidates`` rows
-    naming that champion, and ``talentmap serve`` is timed from launch to ``/readyz``.
+    naming that champion, and ``talentmap serve`` is timed from launch to ``/readyz``;
+    then ``/shortlist`` (k=50, with reasons) latency and throughput at concurrency 1, 8, 32.
     """
     from talentmap.generate.world import generate_world
     from talentmap.serving.auth import hash_key
@@ -513,6 +515,14 @@ def published(
             results["source"] = model["ranking"]["source"]
             results["served_candidates"] = model["ranking"]["candidates"]
             results["build_seconds_in_worker"] = model["ranking"]["build_seconds"]
+            ready_in_a_row = 0
+            while ready_in_a_row < 20:  # every worker ready, not only the first
+                ok = httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+                ready_in_a_row = ready_in_a_row + 1 if ok else 0
+                time.sleep(0.05 if ok else 0.5)
+            results["shortlist_k50"] = [
+                asyncio.run(_load(url, headers, level, requests)) for level in CONCURRENCY
+            ]
         finally:
             _stop(server)
     console.print(results)
