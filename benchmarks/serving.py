@@ -392,6 +392,157 @@ def run(
     _report(results)
 
 
+MAX_PUBLISHED = 100_000  # this machine's limit for this benchmark (issue 10, part 1)
+
+
+def synthetic_ranking(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """A ranking of ``n`` made-up candidates in the published format (ranking, founders,
+    known ids), with reasons for the top 1000: what the retrain chain's publish writes."""
+    from talentmap.training.pipeline import ranking_file
+
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"org-{i:07d}" for i in range(n)], dtype=object)
+    scores = np.sort(rng.random(n))[::-1]
+    regions = np.array(["Occitanie", "Bretagne", "Île-de-France", "Grand Est"], dtype=object)
+    sectors = np.array(["fintech", "saas", "biotech", "energy", "mobility"], dtype=object)
+    reason = json.dumps({"feature": "n_rounds", "value": 2.0, "contribution": 0.4, "text": "x"})
+    frame = pd.DataFrame(
+        {
+            "org_id": ids,
+            "name": [f"Company {i}" for i in range(n)],
+            "country": "FR",
+            "region": regions[rng.integers(0, len(regions), n)],
+            "city": "Somewhere",
+            "sector": sectors[rng.integers(0, len(sectors), n)],
+            "founded_on": pd.to_datetime("2018-01-01")
+            + pd.to_timedelta(rng.integers(0, 2500, n), unit="D"),
+            "score": scores,
+            "rank": np.arange(1, n + 1, dtype=np.int64),
+            "percentile": ranking_file.percentiles(scores),
+        }
+    )
+    for column in ranking_file.REASON_COLUMNS:
+        frame[column] = pd.Series([reason] * min(n, 1000) + [None] * max(0, n - 1000))
+    founders = pd.DataFrame(
+        {
+            "org_id": np.repeat(ids, 2),
+            "person_id": [f"p{i}" for i in range(2 * n)],
+            "name": [f"Person {i}" for i in range(2 * n)],
+            "role": "founder",
+        }
+    )
+    return frame, founders, list(ids)
+
+
+def _load_in_process(tables_dir: Path) -> float:
+    """Seconds to map the published files and build the served ranking (no model call)."""
+    from talentmap.serving.ranking import RankingLineage, ranking_from_published
+    from talentmap.training.pipeline import ranking_file
+
+    started = time.perf_counter()
+    published = ranking_file.read_ranking(tables_dir)
+    assert published is not None
+    meta = published.meta
+    lineage = RankingLineage("m", "1", None, None, None, pd.Timestamp(meta["as_of"]).date(), "r")
+    ranking_from_published(published, None, lineage)  # type: ignore[arg-type]
+    return time.perf_counter() - started
+
+
+@app.command()
+def published(
+    candidates: Annotated[int, typer.Option(help="Candidates in the synthetic ranking.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Service workers.")] = 1,
+    requests: Annotated[int, typer.Option(help="Requests per concurrency level.")] = 1000,
+) -> None:
+    """Start-to-ready of the service over a published ranking (issue 10); writes
+    benchmarks/results/serving_published.json.
+
+    A small world goes through ``talentmap retrain`` (a real champion, a real publish);
+    its published ranking is then replaced by a synthetic one of ``candidates`` rows
+    naming that champion, and ``talentmap serve`` is timed from launch to ``/readyz``;
+    then ``/shortlist`` (k=50, with reasons) latency and throughput at concurrency 1, 8, 32.
+    """
+    from talentmap.generate.world import generate_world
+    from talentmap.serving.auth import hash_key
+    from talentmap.settings import Settings
+    from talentmap.settings.model import ModelConfig
+    from talentmap.settings.training import TrainingConfig
+    from talentmap.training.pipeline import ranking_file
+    from talentmap.training.pipeline.retrain import retrain
+
+    if candidates > MAX_PUBLISHED:
+        raise typer.BadParameter(f"at most {MAX_PUBLISHED:,} candidates on this machine")
+    results: dict[str, Any] = {"candidates": candidates, "workers": workers}
+    with tempfile.TemporaryDirectory(prefix="talentmap-bench-published-") as tmp:
+        home = Path(tmp)
+        settings = Settings(home=home, training=TrainingConfig(model=ModelConfig(num_threads=1)))
+        with console.status("A small world through talentmap retrain"):
+            generate_world(home / "world", 600, BASE_SEED)
+            retrain(settings, home / "world")
+        real = ranking_file.read_ranking(settings.feature_tables_dir)
+        assert real is not None
+        meta = {k: v for k, v in real.meta.items() if k not in ("format", "rows")}
+        frame, founders, known = synthetic_ranking(candidates)
+        started = time.perf_counter()
+        ranking_file.write_ranking(real.folder.parent, frame, founders, known, meta)
+        results["write_seconds"] = round(time.perf_counter() - started, 2)
+        sizes = {p.name: p.stat().st_size for p in real.folder.iterdir()}
+        results["file_bytes"] = sizes
+        results["load_in_process_seconds"] = round(_load_in_process(settings.feature_tables_dir), 3)
+        env = {
+            "TALENTMAP_HOME": str(home),
+            "TALENTMAP_SERVING__API_KEYS": json.dumps(
+                [{"name": "bench", "role": "staff", "sha256": hash_key(BENCH_KEY)}]
+            ),
+            "TALENTMAP_SERVING__WORKERS": str(workers),
+            "TALENTMAP_SERVING__RATE_LIMIT_PER_MINUTE": "0",
+            "BENTOML_HOME": str(home / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "True",
+        }
+        port = _free_port()
+        argv = [sys.executable, "-m", "talentmap.serving.commands.serve"]
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
+        server = _launch(argv, env, home / "bentoml.log")
+        try:
+            url = f"http://127.0.0.1:{port}"
+            results["start_to_ready_seconds"] = round(
+                _wait_ready(url, server, home / "bentoml.log"), 2
+            )
+            import httpx
+
+            headers = {"Authorization": f"Bearer {BENCH_KEY}"}
+            model = httpx.get(f"{url}/model", headers=headers, timeout=30).json()
+            results["source"] = model["ranking"]["source"]
+            results["served_candidates"] = model["ranking"]["candidates"]
+            results["build_seconds_in_worker"] = model["ranking"]["build_seconds"]
+            ready_in_a_row = 0
+            while ready_in_a_row < 20:  # every worker ready, not only the first
+                ok = httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+                ready_in_a_row = ready_in_a_row + 1 if ok else 0
+                time.sleep(0.05 if ok else 0.5)
+            results["shortlist_k50"] = [
+                asyncio.run(_load(url, headers, level, requests)) for level in CONCURRENCY
+            ]
+        finally:
+            _stop(server)
+    console.print(results)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / "serving_published.json"
+    try:  # one entry per (candidates, workers); earlier entries of other shapes are kept
+        runs = json.loads(out.read_text())["runs"]
+    except (OSError, ValueError, KeyError):
+        runs = {}
+    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    runs[f"{candidates}x{workers}"] = results
+    payload = {
+        "suite": "serving_published",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "runs": runs,
+    }
+    out.write_text(json.dumps(payload, indent=2))
+    console.print(f"Written to {out}")
+
+
 def _report(results: dict[str, Any]) -> None:
     table = Table(title=f"/shortlist k=50 over {results['candidates']:,} candidates")
     for column in ("server", "concurrency", "p50 ms", "p99 ms", "req/s", "errors"):

@@ -151,5 +151,6 @@ def model_info(served: Any) -> dict[str, Any]:
             "candidates": len(ranking),
             "loaded_at": timestamp(served.loaded_at),
             "build_seconds": round(served.build_seconds, 3),
+            "source": getattr(served, "source", "computed"),
         },
     }

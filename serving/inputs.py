@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 from feast import FeatureStore
@@ -53,11 +53,7 @@ class InputsUnavailableError(RuntimeError):
 
 
 def serving_date(config: ServingConfig, snapshot_date: date, today: date | None = None) -> date:
-    if isinstance(config.as_of, date):
-        return config.as_of
-    if config.as_of == "today":
-        return today or datetime.now(UTC).date()
-    return snapshot_date
+    return config.serving_date(snapshot_date, today)
 
 
 def load_inputs(settings: Settings, config: ServingConfig) -> ServingInputs:

@@ -18,8 +18,9 @@ organisation is never ranked, an opted-out person never appears among the founde
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -30,6 +31,7 @@ import pandas as pd
 from talentmap.serving.regions import map_region
 from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.model.explain import top_reasons
+from talentmap.training.pipeline import ranking_file
 
 N_REASONS = 3
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -143,12 +145,15 @@ class Ranking:
     founded_on: np.ndarray  # datetime64[ns], NaT = unknown
     scores: np.ndarray  # float64, non-increasing
     founders: tuple[tuple[Founder, ...], ...]
-    features: pd.DataFrame  # model inputs, rank order, RangeIndex
+    # model inputs, rank order, RangeIndex; None for a published ranking, whose reasons
+    # below the stored top N come from ``fetch_features`` (the online store)
+    features: pd.DataFrame | None
     opt_outs: OptOuts
     _position: dict[str, int] = field(repr=False)
     _by_region: dict[str, np.ndarray] = field(repr=False)
     _by_sector: dict[str, np.ndarray] = field(repr=False)
     _reasons: _ReasonMemo = field(repr=False)
+    fetch_features: Callable[[list[str]], pd.DataFrame] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -218,7 +223,13 @@ class Ranking:
         return [self._reasons.get(self.org_ids[r]) or () for r in rows]
 
     def _compute_reasons(self, rows: np.ndarray) -> None:
-        frame = self.features.iloc[rows]
+        if self.features is not None:
+            frame = self.features.iloc[rows]
+        elif self.fetch_features is not None:
+            frame = self.fetch_features([str(o) for o in self.org_ids[rows]])
+            frame = frame.reset_index(drop=True)
+        else:
+            return
         computed = top_reasons(self.model, frame, N_REASONS)
         self._reasons.put_many(
             {
@@ -285,9 +296,12 @@ class Ranking:
             },
             scores=self.scores[rows],
             founders=tuple(founders[r] for r in rows),
-            features=self.features.iloc[rows].reset_index(drop=True),
+            features=(
+                None if self.features is None else self.features.iloc[rows].reset_index(drop=True)
+            ),
             opt_outs=opt_outs,
             memo=self._reasons,
+            fetch_features=self.fetch_features,
         )
 
 
@@ -297,9 +311,10 @@ def _assemble(
     columns: Mapping[str, np.ndarray],
     scores: np.ndarray,
     founders: tuple[tuple[Founder, ...], ...],
-    features: pd.DataFrame,
+    features: pd.DataFrame | None,
     opt_outs: OptOuts,
     memo: _ReasonMemo,
+    fetch_features: Callable[[list[str]], pd.DataFrame] | None = None,
 ) -> Ranking:
     org_ids = _frozen(columns["org_id"], object)
     regions = _frozen(columns["region"], object)
@@ -322,6 +337,7 @@ def _assemble(
         _by_region=_index(regions),
         _by_sector=_index(sectors),
         _reasons=memo,
+        fetch_features=fetch_features,
     )
 
 
@@ -428,3 +444,109 @@ def build_ranking(
     if top:
         ranking.reasons(np.arange(top))
     return ranking
+
+
+# ---------------------------------------------------------------------- published
+
+
+def _strings(column: Any) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _map_regions(countries: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """``map_region`` per row, computed once per distinct (country, region) pair."""
+    pairs = pd.DataFrame({"c": countries, "r": regions})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.fillna("\x00")))
+    mapped = np.array(
+        [map_region(None if c == "\x00" else c, None if r == "\x00" else r) for c, r in uniques],
+        dtype=object,
+    )
+    return mapped[codes] if len(codes) else np.empty(0, dtype=object)
+
+
+def _teams(
+    founders: Any, org_ids: np.ndarray, person_opt_outs: frozenset[str]
+) -> tuple[tuple[Founder, ...], ...]:
+    """Founders per ranked organisation (rank order), opted-out persons left out."""
+    if founders.num_rows == 0 or len(org_ids) == 0:
+        return tuple(() for _ in range(len(org_ids)))
+    frame = founders.to_pandas()
+    if person_opt_outs:
+        frame = frame.loc[~frame["person_id"].isin(list(person_opt_outs))]
+    position = pd.Series(np.arange(len(org_ids)), index=pd.Index(org_ids, dtype=object))
+    frame = frame.assign(pos=frame["org_id"].map(position)).dropna(subset=["pos"])
+    frame = frame.sort_values("pos", kind="stable")  # the file's founder order within an org
+    teams: list[tuple[Founder, ...]] = [()] * len(org_ids)
+    pos = frame["pos"].to_numpy(dtype=np.int64)
+    people = list(zip(frame["person_id"], frame["name"], frame["role"], strict=True))
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]]) if len(pos) else pos
+    ends = np.r_[starts[1:], len(pos)] if len(pos) else pos
+    for start, end in zip(starts, ends, strict=True):
+        teams[int(pos[start])] = tuple(people[start:end])
+    return tuple(teams)
+
+
+def ranking_from_published(
+    published: ranking_file.PublishedRanking,
+    model: PromiseModel,
+    lineage: RankingLineage,
+    opt_outs: OptOuts | None = None,
+    fetch_features: Callable[[list[str]], pd.DataFrame] | None = None,
+) -> Ranking:
+    """The ranking the retrain chain published, read from its memory-mapped file.
+
+    Nothing is scored: scores, order and the top N's reasons are the file's. Opt-outs
+    and forgotten subjects (``opt_outs``) are applied here, on read, whatever the file
+    holds: their organisations leave the ranking (the others move up), their persons the
+    founder lists. Reasons below the stored top N come from ``fetch_features``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    blocked = opt_outs or OptOuts()
+    table = published.table
+    if blocked.org_ids and table.num_rows:
+        gone = pc.is_in(table.column("org_id"), value_set=pa.array(sorted(blocked.org_ids)))
+        table = table.filter(pc.invert(pc.fill_null(gone, False)))
+    ids = _strings(table.column("org_id"))
+    names = _strings(table.column("name"))
+    countries = _strings(table.column("country"))
+    founded = (
+        table.column("founded_on").to_pandas().to_numpy(dtype="datetime64[ns]")
+        if table.num_rows
+        else np.empty(0, dtype="datetime64[ns]")
+    )
+    scores = table.column("score").to_numpy()
+    memo = _ReasonMemo()
+    top_n = int(published.meta.get("reasons_top_n") or 0)
+    if top_n and table.num_rows:
+        # The rows the file holds reasons for: its top N (ranks as published, before any
+        # opt-out on read moved the others up).
+        stored_rows = np.flatnonzero(table.column("rank").to_numpy() <= top_n)
+        head = table.take(pa.array(stored_rows))
+        stored = [head.column(c).to_pylist() for c in ranking_file.REASON_COLUMNS]
+        memo.put_many(
+            {
+                org: tuple(json.loads(text) for text in texts if text is not None)
+                for org, *texts in zip(ids[stored_rows], *stored, strict=True)
+            }
+        )
+    return _assemble(
+        lineage=lineage,
+        model=model,
+        columns={
+            "org_id": ids,
+            "name": np.where(pd.isna(names), ids, names),
+            "region": _map_regions(countries, _strings(table.column("region"))),
+            "city": _strings(table.column("city")),
+            "sector": _strings(table.column("sector")),
+            "country": countries,
+            "founded_on": founded,
+        },
+        scores=scores,
+        founders=_teams(published.founders, ids, blocked.person_ids),
+        features=None,
+        opt_outs=blocked,
+        memo=memo,
+        fetch_features=fetch_features,
+    )

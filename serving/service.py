@@ -69,7 +69,7 @@ class _Runtime:
     state: ServingState | None = None
 
     def served(self) -> Served | None:
-        return self.state.served if self.state is not None else None
+        return self.state.current() if self.state is not None else None
 
     def readiness(self) -> tuple[bool, str]:
         if self.state is None:
@@ -157,9 +157,15 @@ def _caller(ctx: bentoml.Context) -> Principal:
     return found
 
 
+def _workers() -> int:
+    # ``bentoml serve`` imports this module in its arbiter and its workers, with the
+    # environment of ``talentmap serve``: the count comes from the settings.
+    return get_settings().serving.workers
+
+
 @bentoml.service(
     name="talentmap",
-    workers=1,
+    workers=_workers(),
     traffic={"timeout": 300},
     metrics={"enabled": True},
 )
@@ -178,6 +184,15 @@ class TalentMapService:
     def __is_ready__(self) -> bool:
         return self.state.readiness()[0]
 
+    async def _served(self) -> Served | None:
+        """What this request answers from: follows a new publish (every worker does, on
+        its next request) and drops subjects forgotten through any worker."""
+        served = self.state.current()
+        if served is not None and self.state.published_changed(served):
+            await anyio.to_thread.run_sync(self.state.follow_publish)
+            served = self.state.current()
+        return served
+
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
         self.state.stop()
@@ -187,7 +202,7 @@ class TalentMapService:
     async def shortlist(self, request: ShortlistRequest, /, ctx: bentoml.Context) -> Any:
         """The top-k current candidates matching the filters, with reasons and lineage."""
         who = _caller(ctx)
-        served = self.state.served  # read once: one model, one ranking for this answer
+        served = await self._served()  # read once: one model, one ranking for this answer
         if served is None:
             return _error(ctx, 503, NOT_READY)
         if (refused := self.state.refusal()) is not None:  # e.g. online store unreadable
@@ -202,7 +217,7 @@ class TalentMapService:
     async def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> Any:
         """Score and reasons of listed organisations from online features; others: unknown."""
         who = _caller(ctx)
-        served = self.state.served
+        served = await self._served()
         if served is None:
             return _error(ctx, 503, NOT_READY)
         if (refused := self.state.refusal()) is not None:

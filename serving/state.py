@@ -9,33 +9,84 @@ serialised by a lock, so two never interleave.
 
 Subjects forgotten at run time (``forget``) are kept in ``forgotten`` and applied to every
 ranking built afterwards, so a reload cannot bring them back even before the lake records
-their opt-out.
+their opt-out. They are also appended to a file shared by every worker
+(``forgotten.py``); each request compares that file's and the ``talentmap forget``
+register's stamps with those its ``Served`` honours (two ``stat`` calls) and drops newly
+forgotten subjects at once, so a forget reaches every worker.
+
+Published rankings (issue 10): when the retrain chain published a ranking with the live
+feature version (``training.pipeline.ranking_file``) and it was produced by the champion
+being served, at the serving date, a reload maps that file instead of scoring every
+candidate from the online store. Otherwise (an older publish, a champion moved by hand)
+the ranking is computed as before, with a log line saying why. Each request also checks
+the published ranking's stamp (one ``stat`` through the live link): a new publish is
+followed at once by every worker.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from talentmap.features.store import read_lineage
-from talentmap.optouts import register_stamp
+from talentmap.lake import Lake
+from talentmap.optouts import read_settings_register, register_stamp
 from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
-from talentmap.serving.inputs import load_inputs, online_features
-from talentmap.serving.ranking import OptOuts, Ranking, RankingLineage, build_ranking
+from talentmap.serving.forgotten import (
+    forgotten_path,
+    forgotten_stamp,
+    read_forgotten,
+    record_forgotten,
+)
+from talentmap.serving.ranking import (
+    OptOuts,
+    Ranking,
+    RankingLineage,
+    build_ranking,
+    ranking_from_published,
+)
 from talentmap.settings import Settings
 from talentmap.settings.serving import ServingConfig
 from talentmap.training.model.estimator import PromiseModel
+from talentmap.training.pipeline.ranking_file import PublishedRanking, ranking_stamp, read_ranking
 from talentmap.training.tracking.target import TrackingTarget, resolve_target
 
 logger = logging.getLogger("talentmap.serving")
+
+
+# Feast (about 3 s to import) is imported on first use, not with the service module:
+# ``bentoml serve`` imports the module in its arbiter and again in each worker, and a
+# worker serving a published ranking needs Feast only for ``/score``.
+LINEAGE_FILE = "snapshot.json"  # features.store.SNAPSHOT_FILE (a test checks they agree)
+
+
+def read_lineage(tables_dir: Any) -> dict[str, Any] | None:
+    """``features.store.read_lineage``, without importing Feast."""
+    path = Path(tables_dir) / LINEAGE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_inputs(settings: Settings, config: ServingConfig) -> Any:
+    from talentmap.serving.inputs import load_inputs as load
+
+    return load(settings, config)
+
+
+def online_features(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    from talentmap.serving.inputs import online_features as read
+
+    return read(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -47,6 +98,9 @@ class Served:
     build_seconds: float
     # features' (snapshot, built_at), then the forget register's size and mtime
     feature_stamp: tuple[str | None, ...] = (None, None, None)
+    source: str = "computed"  # "published": mapped from the retrain chain's ranking file
+    published_stamp: str | None = None  # the published ranking's stamp when this was built
+    forget_stamps: tuple[str | None, str | None] = (None, None)  # (register, shared file)
 
 
 @dataclass(frozen=True)
@@ -92,6 +146,10 @@ class ServingState:
         self._thread: threading.Thread | None = None
         self._store: Any = None
         self._store_lock = threading.Lock()
+        self.forgotten_file = forgotten_path(settings.path(config.cache_dir))
+        self._swap_lock = threading.Lock()
+        self._checked_at = 0.0
+        self._failed_publish: str | None = None
 
     # ------------------------------------------------------------------ status
     def readiness(self) -> tuple[bool, str]:
@@ -116,7 +174,104 @@ class ServingState:
         lineage = read_lineage(self.settings.feature_tables_dir) or {}
         return lineage.get("snapshot_id"), lineage.get("built_at"), register_stamp(self.settings)
 
+    def forget_stamps(self) -> tuple[str | None, str | None]:
+        return register_stamp(self.settings), forgotten_stamp(self.forgotten_file)
+
     def build(self, champion: ChampionInfo, model: PromiseModel) -> Served:
+        """A complete new ``Served``: the published ranking if it fits, else computed."""
+        forget_stamps = self.forget_stamps()  # before reading: a later append is re-checked
+        self.forgotten = self.forgotten.union(read_forgotten(self.forgotten_file))
+        published_stamp = ranking_stamp(self.settings.feature_tables_dir)
+        published = self._usable_published(champion)
+        if published is not None:
+            served = self._build_published(champion, model, published)
+        else:
+            served = self._build_computed(champion, model)
+        return replace(
+            served,
+            published_stamp=published.stamp if published is not None else published_stamp,
+            forget_stamps=forget_stamps,
+        )
+
+    def _usable_published(self, champion: ChampionInfo) -> PublishedRanking | None:
+        """The published ranking, if the served champion produced it at the serving date."""
+        tables_dir = self.settings.feature_tables_dir
+        try:
+            published = read_ranking(tables_dir)
+        except Exception as exc:  # unreadable file: the computed ranking is still right
+            logger.warning("published ranking unreadable (%s); ranking candidates here", exc)
+            return None
+        if published is None:
+            logger.info(
+                "no ranking published with the feature version at %s (an older publish): "
+                "ranking every candidate from the online store",
+                tables_dir,
+            )
+            return None
+        meta = published.meta
+        lineage = read_lineage(tables_dir) or {}
+        snapshot_day = lineage.get("snapshot_date")
+        expected = (
+            self.config.serving_date(date.fromisoformat(snapshot_day)) if snapshot_day else None
+        )
+        why = None
+        if (str(meta.get("model_version")), meta.get("run_id")) != (
+            champion.version,
+            champion.run_id,
+        ):
+            why = f"it was produced by version {meta.get('model_version')}"
+        elif expected is not None and meta.get("as_of") != expected.isoformat():
+            why = f"it ranks at {meta.get('as_of')}, not at the serving date {expected}"
+        if why is not None:
+            logger.info(
+                "published ranking %s not used for champion v%s: %s; ranking every candidate "
+                "from the online store",
+                meta.get("ranking_id"),
+                champion.version,
+                why,
+            )
+            return None
+        return published
+
+    def _published_opt_outs(self) -> OptOuts:
+        """Opt-outs that bind now: the register, the latest lake snapshot's, the forgotten."""
+        found = OptOuts.from_table(read_settings_register(self.settings))
+        lake = Lake(self.settings.lake_dir)
+        latest = lake.latest()
+        if latest is not None:
+            table = lake.load(latest.snapshot_id, ["opt_outs"]).get("opt_outs")
+            found = found.union(OptOuts.from_table(table))
+        return found.union(self.forgotten)
+
+    def _build_published(
+        self, champion: ChampionInfo, model: PromiseModel, published: PublishedRanking
+    ) -> Served:
+        started = time.perf_counter()
+        stamp = self.feature_stamp()
+        meta = published.meta
+        opt_outs = self._published_opt_outs()
+        as_of = date.fromisoformat(meta["as_of"])
+        lineage = RankingLineage(
+            model_name=champion.model_name,
+            model_version=champion.version,
+            run_id=champion.run_id,
+            feature_snapshot_id=meta.get("feature_snapshot_id"),
+            lake_snapshot_id=meta.get("lake_snapshot_id"),
+            as_of=as_of,
+            ranking_id=_derived_id(str(meta["ranking_id"]), opt_outs),
+        )
+        ranking = ranking_from_published(
+            published,
+            model,
+            lineage,
+            opt_outs,
+            fetch_features=lambda ids: self.online_at(ids, as_of),
+        )
+        known = frozenset(published.known.column("org_id").to_pylist()) - opt_outs.org_ids
+        elapsed = time.perf_counter() - started
+        return Served(champion, ranking, known, time.time(), elapsed, stamp, source="published")
+
+    def _build_computed(self, champion: ChampionInfo, model: PromiseModel) -> Served:
         """A complete new ``Served`` from the lake, the online store and ``model``."""
         started = time.perf_counter()
         stamp = self.feature_stamp()
@@ -158,7 +313,11 @@ class ServingState:
         return open_store(self.settings)
 
     def online(self, org_ids: list[str], served: Served) -> pd.DataFrame:
-        """Online features of ``org_ids`` at the served ranking's date (for ``/score``).
+        """Online features of ``org_ids`` at the served ranking's date (for ``/score``)."""
+        return self.online_at(org_ids, served.ranking.lineage.as_of)
+
+    def online_at(self, org_ids: list[str], as_of: date) -> pd.DataFrame:
+        """Online features of ``org_ids`` at ``as_of``.
 
         Serialised: the Feast store opened by the last reload is shared, and its SQLite
         connection is not meant for concurrent use.
@@ -167,9 +326,7 @@ class ServingState:
             try:
                 if self._store is None:
                     self._store = self._open_store()
-                return online_features(
-                    self.settings, org_ids, served.ranking.lineage.as_of, self._store
-                )
+                return online_features(self.settings, org_ids, as_of, self._store)
             except _CODE_ERRORS:
                 raise
             except Exception as exc:
@@ -229,11 +386,12 @@ class ServingState:
             self.problem = None
             self.store_problem = None
             logger.info(
-                "serving %s v%s (%s): %d candidates ranked in %.1fs (%s)",
+                "serving %s v%s (%s): %d candidates %s in %.1fs (%s)",
                 champion.model_name,
                 champion.version,
                 served.ranking.ranking_id,
                 len(served.ranking),
+                "loaded from the published ranking" if served.source == "published" else "ranked",
                 served.build_seconds,
                 trigger,
                 extra={
@@ -242,6 +400,7 @@ class ServingState:
                     "duration_s": round(served.build_seconds, 3),
                     "rows": len(served.ranking),
                     "model_version": champion.version,
+                    "source": served.source,
                     "outcome": "ok",
                 },
             )
@@ -249,6 +408,11 @@ class ServingState:
 
     def forget(self, org_ids: list[str], person_ids: list[str]) -> tuple[Served, int, int]:
         """Drop subjects from the running ranking now (and from every later one)."""
+        # First the file every worker reads: from here on, no worker serves them.
+        try:
+            record_forgotten(self.forgotten_file, org_ids, person_ids)
+        except OSError as exc:  # this worker still drops them; the register reaches all
+            logger.error("cannot record the forget for the other workers: %s", exc)
         with self._reload_lock:
             self.forgotten = self.forgotten.union(
                 OptOuts(frozenset(org_ids), frozenset(person_ids))
@@ -256,14 +420,93 @@ class ServingState:
             before = self.served
             if before is None:
                 raise RuntimeError("no ranking loaded yet")
-            ranking = before.ranking.without(org_ids, person_ids, ranking_id=new_ranking_id())
+            if before.source == "published":  # the same id in every worker
+                removed = OptOuts(frozenset(org_ids), frozenset(person_ids))
+                base = before.ranking.ranking_id.split("-")[0]
+                new_id = _derived_id(base, before.ranking.opt_outs.union(removed))
+            else:
+                new_id = new_ranking_id()
+            ranking = before.ranking.without(org_ids, person_ids, ranking_id=new_id)
             hidden = sum(len(t) for t in before.ranking.founders) - sum(
                 len(t) for t in ranking.founders
             )
             known = before.known_org_ids - frozenset(org_ids)
-            served = Served(before.champion, ranking, known, time.time(), 0.0, before.feature_stamp)
-            self.served = served
+            served = replace(
+                before,
+                ranking=ranking,
+                known_org_ids=known,
+                loaded_at=time.time(),
+                build_seconds=0.0,
+            )
+            with self._swap_lock:
+                self.served = served
             return served, len(before.ranking) - len(ranking), hidden
+
+    # ------------------------------------------------------------------ per request
+    def current(self) -> Served | None:
+        """``served``, with every subject forgotten since it was built dropped (cheap).
+
+        Two ``stat`` calls (the register and the workers' shared file) unless
+        ``check_published_seconds`` says it is too soon to look again.
+        """
+        served = self.served
+        if served is None:
+            return None
+        interval = self.config.check_published_seconds
+        now = time.monotonic()
+        if interval and now - self._checked_at < interval:
+            return served
+        self._checked_at = now
+        stamps = self.forget_stamps()
+        if stamps != served.forget_stamps:
+            served = self._apply_forgets(served, stamps)
+        return served
+
+    def _apply_forgets(self, served: Served, stamps: tuple[str | None, str | None]) -> Served:
+        shared = read_forgotten(self.forgotten_file)
+        self.forgotten = self.forgotten.union(shared)
+        wanted = OptOuts.from_table(read_settings_register(self.settings)).union(self.forgotten)
+        before = served.ranking.opt_outs
+        orgs = wanted.org_ids - before.org_ids
+        persons = wanted.person_ids - before.person_ids
+        ranking = served.ranking
+        if orgs or persons:
+            if served.source == "published":
+                base = ranking.ranking_id.split("-")[0]
+                new_id = _derived_id(base, before.union(OptOuts(orgs, persons)))
+            else:
+                new_id = new_ranking_id()
+            ranking = ranking.without(orgs, persons, ranking_id=new_id)
+        updated = replace(
+            served,
+            ranking=ranking,
+            known_org_ids=served.known_org_ids - orgs,
+            forget_stamps=stamps,
+        )
+        with self._swap_lock:
+            if self.served is served:
+                self.served = updated
+        return updated
+
+    def published_changed(self, served: Served) -> bool:
+        """A ranking was published since ``served`` was built (one ``stat``)."""
+        stamp = ranking_stamp(self.settings.feature_tables_dir)
+        return stamp is not None and stamp not in (served.published_stamp, self._failed_publish)
+
+    def follow_publish(self) -> None:
+        """Reload now because a new ranking was published (every worker does, on request).
+
+        Serialised with the other reloads; a failure keeps the current ranking and is
+        not retried on every request (the poller retries).
+        """
+        stamp = ranking_stamp(self.settings.feature_tables_dir)
+        try:
+            served = self.served
+            if served is not None and self.published_changed(served):
+                self.reload(force=True, trigger="published ranking changed")
+        except Exception as exc:
+            self._failed_publish = stamp
+            logger.error("following the new published ranking failed: %s", exc)
 
     # ------------------------------------------------------------------ background
     def start(self) -> None:
@@ -312,6 +555,23 @@ class ServingState:
                     reason,
                     extra={"step": "load", "outcome": "failed", "reason": reason},
                 )
+
+
+def _derived_id(base: str, opt_outs: OptOuts) -> str:
+    """The published ranking's id, suffixed by a digest of the subjects removed on read.
+
+    Deterministic, so every worker serving the same file with the same opt-outs reports
+    the same ranking id.
+    """
+    if not opt_outs.org_ids and not opt_outs.person_ids:
+        return base
+    text = "\n".join(
+        [
+            *(f"o{o}" for o in sorted(opt_outs.org_ids)),
+            *(f"p{p}" for p in sorted(opt_outs.person_ids)),
+        ]
+    )
+    return f"{base}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def lineage_dict(served: Served) -> dict[str, Any]:

@@ -14,7 +14,7 @@ password hash would protect (a slow hash would only slow every request down).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -112,10 +112,35 @@ class ServingConfig(BaseModel):
     workers: int = Field(
         1,
         ge=1,
-        le=1,
-        description="BentoML workers. One: every worker would hold its own ranking, and "
-        "an admin reload reaches only the worker that answers it.",
+        le=32,
+        description="BentoML worker processes. Several work when the retrain chain "
+        "published a ranking: every worker maps the same file and follows the published "
+        "pointer, and forgets reach every worker through a shared file. Without a "
+        "published ranking each worker computes its own from the online store.",
     )
+    ranking_reasons_top_n: int = Field(
+        1000,
+        ge=0,
+        description="The retrain chain's publish step stores the reasons of this many top "
+        "candidates in the published ranking; the service computes the others on request "
+        "from the online store.",
+    )
+    check_published_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="How often (at most) a request checks whether a new ranking was "
+        "published or a subject forgotten (two stat calls); 0 checks on every request.",
+    )
+
+    def serving_date(self, snapshot_date: date, today: date | None = None) -> date:
+        """The date candidates are ranked at ("now", issue 6), by ``as_of``: the service
+        and the retrain chain's batch ranking both ask here."""
+        if isinstance(self.as_of, date):
+            return self.as_of
+        if self.as_of == "today":
+            return today or datetime.now(UTC).date()
+        return snapshot_date
 
     @model_validator(mode="after")
     def _unique_names(self) -> ServingConfig:

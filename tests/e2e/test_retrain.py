@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,43 @@ def test_retrain_on_the_champions_snapshot_code_and_config_is_a_no_op(
         update={"training": TrainingConfig(model=ModelConfig(num_threads=1, learning_rate=0.02))}
     )
     assert retrain_module.config_fingerprint(changed) != retrain_module.config_fingerprint(trained)
+
+
+def test_publish_ranks_in_batch_and_logs_the_list_to_the_champions_run(
+    trained: Settings, tmp_path: Path
+) -> None:
+    """The ranking went live with the tables, equals the online store's scores, and the
+    champion's run holds the very same Parquet file for an auditor."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from talentmap.features.store import get_online_features, pin_feature_dtypes
+    from talentmap.training.pipeline import ranking_file
+    from talentmap.training.pipeline.batch_ranking import load_registered_model
+
+    published = ranking_file.read_ranking(trained.feature_tables_dir)
+    assert published is not None
+    folder = ranking_file.folder_of(trained.feature_tables_dir.resolve())
+    assert published.folder == folder  # inside the live version, flipped with the tables
+    meta = published.meta
+    assert meta["model_version"] == _champion(trained) and meta["rows"] > 0
+    frame = published.table.to_pandas()
+    top_n = trained.serving.ranking_reasons_top_n
+    assert frame["reason_1"].iloc[: min(top_n, len(frame))].notna().all()
+    assert frame["reason_1"].iloc[top_n:].isna().all()
+
+    target = resolve_target(trained)
+    with activate(target) as client:
+        local = client.download_artifacts(meta["run_id"], "ranking/ranking.parquet", str(tmp_path))
+    assert _digest(Path(local)) == _digest(folder / ranking_file.PARQUET_FILE)
+    assert pq.read_table(local).equals(published.table)
+
+    # Offline in one batch = what the service would compute from the online store.
+    ids = frame["org_id"].head(40).tolist()
+    as_of = date.fromisoformat(meta["as_of"])
+    online = pin_feature_dtypes(get_online_features(trained, ids, as_of))
+    online["org_id"] = ids
+    model = load_registered_model(trained, meta["model_version"]).model
+    np.testing.assert_allclose(
+        model.predict_proba(online)[:, 1], frame["score"].head(40).to_numpy(), rtol=1e-6
+    )

@@ -38,8 +38,9 @@ def test_key_entries_are_validated() -> None:
         ApiKeyEntry(name="sam", role="root", sha256=hash_key("k"))
     with pytest.raises(ValidationError, match="distinct name"):
         ServingConfig(api_keys=[entry, entry])
+    assert ServingConfig(workers=2).workers == 2  # they all map the published ranking
     with pytest.raises(ValidationError):
-        ServingConfig(workers=2)  # one ranking per worker would diverge
+        ServingConfig(workers=0)
 
 
 def test_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -242,7 +242,12 @@ def test_the_shortlist_route_answers_only_with_its_audit_line(
 
     served = Served(CHAMPION, ranking, frozenset(ranking.org_ids), 0.0, 0.0)
     handler = object.__new__(service.TalentMapService.inner)  # __init__ would start loading
-    handler.state = SimpleNamespace(served=served, refusal=lambda: None)
+    handler.state = SimpleNamespace(
+        served=served,
+        refusal=lambda: None,
+        current=lambda: served,
+        published_changed=lambda _: False,
+    )
     handler.config = ServingConfig()
     path = tmp_path / "shortlists.jsonl"
     handler.audit = AuditLog(path)

@@ -22,6 +22,7 @@ code and settings match the champion's is a no-op, so a cron job can fire freely
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -35,7 +36,14 @@ from filelock import FileLock, Timeout
 from talentmap.settings import Settings
 
 if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from talentmap.training.pipeline.backtest import Snapshot
     from talentmap.training.pipeline.retrain_tune import TuningDecision
+    from talentmap.training.pipeline.train import TrainingRun
+    from talentmap.training.tracking.registry import PromotionDecision
+
+logger = logging.getLogger("talentmap.retrain")
 
 RETRAIN_STEPS: tuple[str, ...] = (
     "ingest",
@@ -277,9 +285,16 @@ def _retrain_locked(
 
         step = "publish"
         begin(step)
+        # The champion after the gate ranks every candidate in batch from this version's
+        # offline store; the ranking sits in the version's tables folder, so it goes
+        # live with the same pointer flip as the tables, and nowhere else.
+        ranked = _publish_ranking(staged, store, snapshot, decision, run)
+        facts(rows=ranked[1] if ranked else 0)
         point_live_path(settings.feature_store_dir, version_dir / "feast", versions_dir)
         point_live_path(settings.feature_tables_dir, version_dir / "features", versions_dir)
         published = True
+        if ranked is not None:
+            _log_ranking(settings, ranked[0], decision.promoted, version_dir.name)
         live = {settings.feature_store_dir.resolve(), settings.feature_tables_dir.resolve()}
         prune_versions(versions_dir, settings.retrain.keep_versions, {p.parent for p in live})
         return RetrainOutcome(
@@ -297,6 +312,63 @@ def _retrain_locked(
         if version_dir is not None and not published:
             shutil.rmtree(version_dir, ignore_errors=True)
         raise RetrainError(step, failure) from failure
+
+
+def _publish_ranking(
+    staged: Settings,
+    store: FeatureStore,
+    snapshot: Snapshot,
+    decision: PromotionDecision,
+    run: TrainingRun,
+) -> tuple[PublishedBy, int] | None:
+    """Write the batch ranking into the staged version; (what to log, rows) or None."""
+    from talentmap.training.pipeline.batch_ranking import (
+        RankedBy,
+        load_registered_model,
+        publish_ranking,
+    )
+
+    if decision.champion_after is None:
+        logger.warning("no champion after the gate: no ranking published with this version")
+        return None
+    if decision.promoted:
+        logged = run.logged
+        ranked_by = RankedBy(
+            run.backtest.model, decision.model_name, str(logged.model_version), logged.run_id
+        )
+    else:
+        ranked_by = load_registered_model(staged, str(decision.champion_after))
+    folder, meta = publish_ranking(
+        staged,
+        store,
+        staged.feature_tables_dir,
+        snapshot.tables,
+        snapshot.snapshot_id,
+        snapshot.snapshot_date,
+        ranked_by,
+    )
+    return PublishedBy(folder, ranked_by.run_id), int(meta["rows"])
+
+
+@dataclass(frozen=True)
+class PublishedBy:
+    folder: Path
+    run_id: str | None
+
+
+def _log_ranking(settings: Settings, ranked: PublishedBy, promoted: bool, name: str) -> None:
+    """Log the published Parquet file to the run of the model that produced it.
+
+    After the pointer flip: a failure here is logged, not raised (the version is live).
+    """
+    from talentmap.training.pipeline.batch_ranking import artifact_path, log_ranking
+
+    if ranked.run_id is None:
+        return
+    try:
+        log_ranking(settings, ranked.run_id, ranked.folder, artifact_path(promoted, name))
+    except Exception as exc:
+        logger.error("the published ranking could not be logged to run %s: %s", ranked.run_id, exc)
 
 
 def _tag_run(settings: Settings, run_id: str, opt_outs: str, fingerprint: str) -> None:

@@ -1,0 +1,239 @@
+"""The published ranking (issue 10): its writer and reader, and the service state over it.
+
+The toy world of ``test_serving_ranking`` is ranked by the publish step's code
+(``batch_ranking.ranking_rows``), written with ``ranking_file.write_ranking`` into a
+feature-tables folder, then read back as the service does (memory-mapped) — no Feast,
+no MLflow. Two ``ServingState`` objects over one home stand for two workers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from test_serving_ranking import CHAMPION, LINEAGE, world  # noqa: F401 (a fixture)
+
+from talentmap.serving import state as state_module
+from talentmap.serving.ranking import OptOuts, build_ranking, ranking_from_published
+from talentmap.serving.state import ServingState
+from talentmap.settings import Settings
+from talentmap.settings.serving import ServingConfig
+from talentmap.training.pipeline import ranking_file
+from talentmap.training.pipeline.batch_ranking import ranking_rows
+
+TOP_N = 25
+AS_OF = date(2025, 12, 31)
+
+
+def _meta(ranking_id: str = "abcdef012345", version: str = "7") -> dict[str, Any]:
+    return {
+        "ranking_id": ranking_id,
+        "model_name": "talent-promise",
+        "model_version": version,
+        "run_id": "run-1",
+        "feature_snapshot_id": "snap-1",
+        "lake_snapshot_id": "lake-1",
+        "as_of": AS_OF.isoformat(),
+        "reasons_top_n": TOP_N,
+    }
+
+
+def publish(world, tables_dir: Path, **meta: Any) -> Path:  # noqa: F811
+    model, features, tables = world
+    frame, founders, known = ranking_rows(model, features, tables, TOP_N)
+    return ranking_file.write_ranking(tables_dir, frame, founders, known, _meta(**meta))
+
+
+def test_the_files_shape_order_and_reasons_only_for_the_top_n(world, tmp_path: Path) -> None:  # noqa: F811
+    folder = publish(world, tmp_path / "features")
+    table = pq.read_table(folder / ranking_file.PARQUET_FILE)
+    assert table.schema.equals(ranking_file.SCHEMA)
+    frame = table.to_pandas()
+    assert len(frame) == len(world[1]) - 1  # the lake's opted-out organisation is not ranked
+    assert "org-0005" not in set(frame["org_id"])
+    assert list(frame["rank"]) == list(range(1, len(frame) + 1))
+    assert np.all(np.diff(frame["score"]) <= 0)
+    top, rest = frame.iloc[:TOP_N], frame.iloc[TOP_N:]
+    assert (
+        top["reason_1"].notna().all() and rest[list(ranking_file.REASON_COLUMNS)].isna().all().all()
+    )
+    reason = json.loads(top["reason_1"].iloc[0])
+    assert set(reason) == {"feature", "value", "contribution", "text"}
+    # the Arrow copy the service maps is the same table; no person in the logged file
+    mapped = ranking_file.read_ranking(tmp_path / "features")
+    assert mapped is not None and mapped.table.equals(table)
+    assert not {"person_id", "founders"} & set(frame.columns)
+    founders = mapped.founders.to_pandas()
+    assert "p6" not in set(founders["person_id"])  # opted out in the lake
+    assert "org-0005" not in set(mapped.known.column("org_id").to_pylist())
+    meta = json.loads((folder / ranking_file.META_FILE).read_text())
+    assert meta["rows"] == len(frame) and meta["format"] == ranking_file.FORMAT
+
+
+def test_publish_is_atomic(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    tables_dir = tmp_path / "features"
+    publish(world, tables_dir, ranking_id="first0000000")
+    before = ranking_file.ranking_stamp(tables_dir)
+    calls = {"n": 0}
+    real = ranking_file.feather.write_feather
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(ranking_file.feather, "write_feather", failing)
+    with pytest.raises(OSError, match="disk full"):
+        publish(world, tables_dir, ranking_id="second000000")
+    monkeypatch.undo()
+    kept = ranking_file.read_ranking(tables_dir)
+    assert kept is not None and kept.meta["ranking_id"] == "first0000000"
+    assert ranking_file.ranking_stamp(tables_dir) == before
+    assert [p.name for p in tables_dir.iterdir()] == [ranking_file.FOLDER]  # no staging left
+    publish(world, tables_dir, ranking_id="second000000")
+    assert ranking_file.read_ranking(tables_dir).meta["ranking_id"] == "second000000"
+    assert ranking_file.ranking_stamp(tables_dir) != before
+
+
+def test_no_published_ranking_reads_as_none(tmp_path: Path) -> None:
+    assert ranking_file.read_ranking(tmp_path) is None
+    assert ranking_file.ranking_stamp(tmp_path) is None
+
+
+def test_the_read_ranking_is_the_computed_one(world, tmp_path: Path) -> None:  # noqa: F811
+    model, features, tables = world
+    published = ranking_file.read_ranking(publish(world, tmp_path / "features").parent)
+    fetched: list[list[str]] = []
+
+    def fetch(ids: list[str]) -> pd.DataFrame:
+        fetched.append(ids)
+        return features.set_index("org_id").loc[ids].reset_index()
+
+    read = ranking_from_published(
+        published, model, LINEAGE, OptOuts.from_table(tables["opt_outs"]), fetch
+    )
+    built = build_ranking(model, features, tables, LINEAGE, precompute_reasons=0)
+    assert list(read.org_ids) == list(built.org_ids)
+    np.testing.assert_allclose(read.scores, built.scores)
+    for r in (0, 1, 9, len(read) - 1):
+        assert read.row(r) == built.row(r)
+    assert read.reasons([0, 3]) == built.reasons([0, 3])  # from the file
+    assert fetched == []
+    assert read.reasons([TOP_N + 2]) == built.reasons([TOP_N + 2])  # below N: fetched
+    assert fetched == [[read.org_ids[TOP_N + 2]]]
+
+
+def test_forget_is_applied_on_read(world, tmp_path: Path) -> None:  # noqa: F811
+    model, _, _ = world
+    published = ranking_file.read_ranking(publish(world, tmp_path / "features").parent)
+    full = ranking_from_published(published, model, LINEAGE)
+    gone, kept = full.org_ids[0], full.org_ids[1]
+    person = f"p{int(kept.split('-')[1])}"
+    read = ranking_from_published(
+        published, model, LINEAGE, OptOuts(frozenset([gone]), frozenset([person]))
+    )
+    assert gone not in set(read.org_ids) and read.org_ids[0] == kept
+    assert read.row(0)["founders"] == [] and read.row(0)["rank"] == 1
+    assert read.reasons([0]) == full.reasons([1])  # reasons follow the org, not the row
+    assert len(read.without([kept])) == len(read) - 1  # forget at run time works too
+
+
+# ---------------------------------------------------------------------- the state
+
+
+@pytest.fixture()
+def home(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:  # noqa: F811
+    model, features, _ = world
+    settings = Settings(home=tmp_path)
+    tables_dir = settings.feature_tables_dir
+    publish(world, tables_dir)
+    lineage = {"snapshot_id": "snap-1", "snapshot_date": AS_OF.isoformat(), "built_at": "t1"}
+    (tables_dir / "snapshot.json").write_text(json.dumps(lineage))
+
+    def online(settings: Settings, org_ids: Any, as_of: date, store: Any = None) -> pd.DataFrame:
+        return features.set_index("org_id").loc[list(org_ids)].reset_index()
+
+    def no_inputs(*args: Any) -> Any:
+        raise AssertionError("a published ranking must not be recomputed")
+
+    monkeypatch.setattr(state_module, "online_features", online)
+    monkeypatch.setattr(state_module, "load_inputs", no_inputs)
+    monkeypatch.setattr(state_module, "load_champion", lambda *args: (CHAMPION, model))
+    monkeypatch.setattr(ServingState, "_open_store", lambda self: None)
+    return settings
+
+
+def _worker(settings: Settings) -> ServingState:
+    state = ServingState(settings, ServingConfig(reload_poll_seconds=0))
+    state.reload(trigger="test")
+    return state
+
+
+def test_the_state_serves_the_published_ranking(home: Settings) -> None:
+    served = _worker(home).served
+    assert served.source == "published" and served.build_seconds < 5
+    assert served.ranking.lineage.feature_snapshot_id == "snap-1"
+    assert served.ranking.ranking_id.startswith("abcdef012345")
+    assert "org-0005" not in served.known_org_ids and "org-0004" in served.known_org_ids
+
+
+def test_a_forget_through_one_worker_reaches_the_other(home: Settings) -> None:
+    one, two = _worker(home), _worker(home)
+    gone = one.served.ranking.org_ids[0]
+    one.forget([gone], [])
+    assert gone not in set(one.current().ranking.org_ids)
+    seen = two.current()  # the next request of the other worker
+    assert gone not in set(seen.ranking.org_ids) and gone not in seen.known_org_ids
+    assert seen.ranking.ranking_id == one.current().ranking.ranking_id  # same id everywhere
+    again = _worker(home).served  # a restart, or a reload, keeps it out
+    assert gone not in set(again.ranking.org_ids)
+
+
+def test_a_new_publish_is_followed(world, home: Settings) -> None:  # noqa: F811
+    state = _worker(home)
+    served = state.served
+    assert not state.published_changed(served)
+    publish(world, home.feature_tables_dir, ranking_id="fedcba987654")
+    assert state.published_changed(served)
+    state.follow_publish()
+    assert state.served.ranking.ranking_id.startswith("fedcba987654")
+    assert not state.published_changed(state.served)
+
+
+def test_a_ranking_of_another_model_falls_back(
+    world,  # noqa: F811
+    home: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    publish(world, home.feature_tables_dir, version="6")  # an older champion's list
+    computed = []
+    monkeypatch.setattr(
+        ServingState, "_build_computed", lambda self, c, m: computed.append(c) or _stub(self)
+    )
+    with caplog.at_level("INFO", logger="talentmap.serving"):
+        state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+        state.reload(trigger="test")
+    assert computed and "produced by version 6" in caplog.text
+    assert not state.published_changed(state.served)  # no reload storm on every request
+
+
+def _stub(state: ServingState) -> Any:
+    published = ranking_file.read_ranking(state.settings.feature_tables_dir)
+    from talentmap.serving.state import Served
+
+    ranking = ranking_from_published(published, None, LINEAGE)  # type: ignore[arg-type]
+    return Served(CHAMPION, ranking, frozenset(), 0.0, 0.0)
+
+
+def test_the_state_reads_the_lineage_file_features_writes() -> None:
+    from talentmap.features.store import SNAPSHOT_FILE
+
+    assert state_module.LINEAGE_FILE == SNAPSHOT_FILE
