@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 ROOT = Path(__file__).parent
@@ -388,7 +389,7 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
             *[_f(c["served_over_oracle"][metric]) for metric in METRICS],
             _signed(c["served_minus_logistic"]["auc_pr"]),
             _f(r["backtest_seconds"], 1),
-            str((r.get("selection") or {}).get("name", "")),
+            escape(str((r.get("selection") or {}).get("name", ""))),  # "[binary]" stays
         )
     console.print(scores)
     console.print(ratios)
