@@ -100,11 +100,17 @@ def prepare_world(
 
 
 def train_second_version(world: ServingWorld) -> str:
-    """Another model (different seed and shape) registered as challenger; its version."""
+    """Another model (trees only, other seed and shape) registered as challenger; its version.
+
+    Trees only: on this small world the scorer selection may serve the logistic regression,
+    which another tree shape would not change, and the tests need two different rankings.
+    """
     settings = Settings(
         home=world.home,
         training=TrainingConfig(
-            model=ModelConfig(num_threads=1, seed=7, num_leaves=7, learning_rate=0.1)
+            model=ModelConfig(
+                num_threads=1, seed=7, num_leaves=7, learning_rate=0.1, scorer="lightgbm"
+            )
         ),
     )
     run = train(settings, world.home / "world", world.home / "train-2")
