@@ -64,7 +64,10 @@ def milestone_days(p: Prepared) -> pd.DataFrame:
     return dated.groupby("org_id", sort=False)[DAY].min().rename("ms_day").reset_index()
 
 
-QUERY = f"""
+# Each investor's portfolio size (n) and milestones among it (m), from every day either
+# changes on: tables ``inv`` (investor_id, org_id, day) and ``ms`` (org_id, ms_day).
+# Shared with the co-investors family (``family_network``), which judges investors alike.
+INVESTOR_RECORD_CTES = f"""
 WITH first_inv AS (
     SELECT investor_id, org_id, min({DAY}) AS joined FROM inv GROUP BY investor_id, org_id
 ),
@@ -80,6 +83,11 @@ record AS (
     FROM steps GROUP BY investor_id, {DAY}
     WINDOW w AS (PARTITION BY investor_id ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
 ),
+"""
+
+QUERY = (
+    INVESTOR_RECORD_CTES
+    + f"""
 refresh AS (
     SELECT org_id, joined AS {DAY} FROM first_inv
     UNION
@@ -113,6 +121,7 @@ FROM scored
 GROUP BY org_id, {DAY}
 ORDER BY org_id, {DAY}
 """
+)
 
 
 def _changes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -74,7 +74,7 @@ import pandas as pd
 
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.events import DAY, align, to_day
-from talentmap.features.family_investors import REFRESH, milestone_days
+from talentmap.features.family_investors import INVESTOR_RECORD_CTES, REFRESH, milestone_days
 from talentmap.features.prepare import Prepared, org_start_rows
 
 COINVESTOR_COLUMNS = FAMILIES["coinvestors"].numeric
@@ -137,22 +137,9 @@ def _finish(p: Prepared, rows: pd.DataFrame, zeros: dict[str, float]) -> pd.Data
 
 # ------------------------------------------------------------------------ coinvestors
 
-COINVESTORS_QUERY = f"""
-WITH first_inv AS (
-    SELECT investor_id, org_id, min({DAY}) AS joined FROM inv GROUP BY investor_id, org_id
-),
-steps AS (
-    SELECT investor_id, joined AS {DAY}, 1.0 AS dn, 0.0 AS dm FROM first_inv
-    UNION ALL
-    SELECT f.investor_id, greatest(f.joined, m.ms_day), 0.0, 1.0
-    FROM first_inv f JOIN ms m USING (org_id)
-),
-record AS (
-    SELECT investor_id, {DAY},
-        sum(sum(dn)) OVER w AS n, sum(sum(dm)) OVER w AS m
-    FROM steps GROUP BY investor_id, {DAY}
-    WINDOW w AS (PARTITION BY investor_id ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
-),
+COINVESTORS_QUERY = (
+    INVESTOR_RECORD_CTES
+    + f"""
 -- Each investor's record at every month end once it has enough companies to judge by
 -- (the portfolio only grows; smaller ones take part in neither feature).
 investor_grid AS (
@@ -209,6 +196,7 @@ FROM scored
 GROUP BY org_id, {DAY}
 ORDER BY org_id, {DAY}
 """
+)
 
 
 def _coinvestor_rows(p: Prepared) -> pd.DataFrame:
