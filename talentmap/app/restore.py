@@ -231,7 +231,8 @@ def _restore_databases(
 ) -> None:
     """pg_restore the ``mlflow`` (and ``feast``) databases into the running profile.
 
-    Not yet exercised by a test against real servers (docs/OPERATIONS.md).
+    Tested as a forced restore into the same running profile (test_prod_profile.py); a
+    restore into a second, empty profile is not tested yet (docs/OPERATIONS.md).
     """
     from talentmap.app.prod.layout import DEFAULT_DIR, ProfileLayout, load_state
 

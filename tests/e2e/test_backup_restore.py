@@ -11,8 +11,8 @@ register holds a line); the real server serves a shortlist. Then:
 - a backup with one damaged file is refused, naming the file, and touches nothing;
 - restoring again into the now non-empty home is refused without ``--force``.
 
-Not tested here: the production profile (``pg_dump`` / ``pg_restore``), see
-docs/OPERATIONS.md.
+The production profile (``pg_dump`` / ``pg_restore``) has its own, smaller test at the end
+of ``test_prod_profile.py``.
 """
 
 from __future__ import annotations
