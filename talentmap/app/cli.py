@@ -12,11 +12,13 @@ import typer
 
 from talentmap import logs
 from talentmap.app.commands import auth as auth_commands
+from talentmap.app.commands import backup as backup_commands
 from talentmap.app.commands import prod as prod_commands
 from talentmap.app.commands.data import ingest_command, validate_command
 from talentmap.app.commands.demo import demo
 from talentmap.app.commands.forget import forget_command
 from talentmap.app.commands.generate import generate
+from talentmap.app.commands.restore import restore_command
 from talentmap.app.commands.retention import retention_apply_command
 from talentmap.app.commands.stop import stop
 from talentmap.features import cli as features_cli
@@ -66,6 +68,8 @@ app.command("demo", rich_help_panel=OPERATIONS)(demo)
 app.command("stop", rich_help_panel=OPERATIONS)(stop)
 app.add_typer(prod_commands.app, name="prod", rich_help_panel=OPERATIONS)
 app.add_typer(auth_commands.app, name="auth", rich_help_panel=OPERATIONS)
+app.command("backup", rich_help_panel=OPERATIONS)(backup_commands.backup_command)
+app.command("restore", rich_help_panel=OPERATIONS)(restore_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

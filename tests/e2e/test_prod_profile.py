@@ -321,3 +321,35 @@ def test_forget_deletes_the_organisation_from_redis(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "redis:org_id: 1" in done.stdout, done.stdout
     assert client.dbsize() == before - 1
+
+
+def test_backup_and_forced_restore_with_pg_dump_and_pg_restore(
+    profile: Profile, retrained: dict[str, Any], tmp_path: Path
+) -> None:
+    """After every other test (it restores over the profile): ``talentmap backup`` dumps the
+    mlflow and feast databases and copies the server's artifacts; ``talentmap restore
+    --force`` puts them back with pg_restore into the same running profile, and MLflow
+    still names the same champion. A restore into a second, empty profile is not tested."""
+    out = tmp_path / "backup"
+    taken = profile.run("backup", "--out", str(out))
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    manifest = json.loads((out / "backup.json").read_text())
+    assert manifest["profile"] == "production"
+    assert manifest["champion_version"] == retrained["version"]
+    files = manifest["files"]
+    assert "mlflow/mlflow.pgdump" in files and "feast/feast.pgdump" in files
+    assert any(name.startswith("mlflow/artifacts/") for name in files)
+    assert "optouts/register.jsonl" in files  # the forget test's opt-out
+
+    refused = profile.run("restore", str(out))
+    assert refused.returncode == 1 and "not empty" in refused.stdout + refused.stderr
+    restored = profile.run("restore", "--force", str(out))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    with httpx.Client(base_url=profile.mlflow, auth=profile.auth("auditor"), timeout=30) as http:
+        alias = http.get(
+            f"{API}/registered-models/alias", params={"name": "talent-promise", "alias": "champion"}
+        )
+        assert alias.status_code == 200, alias.text
+        assert alias.json()["model_version"]["run_id"] == retrained["run_id"]
+        run = http.get(f"{API}/runs/get", params={"run_id": retrained["run_id"]})
+        assert run.status_code == 200, run.text

@@ -44,6 +44,15 @@ def up_command(
             "they are missing (needs root)."
         ),
     ] = True,
+    with_mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow/--no-mlflow",
+            help="Also start the MLflow server and run the auth bootstrap (default); "
+            "--no-mlflow starts only PostgreSQL and Redis, for systemd, which runs the "
+            "server itself (deploy/talentmap-mlflow.service).",
+        ),
+    ] = True,
 ) -> None:
     """Start PostgreSQL, Redis and the MLflow server (with auth); write production.env and
     users.json. Running it again while the profile is up changes nothing."""
@@ -56,7 +65,7 @@ def up_command(
         console.print(f"[green]✓[/] {name}: {note} [dim]({seconds:.1f}s)[/]")
 
     try:
-        report = up(get_settings(), layout, install=install, on_step=show)
+        report = up(get_settings(), layout, install=install, on_step=show, with_mlflow=with_mlflow)
     except ProfileError as failure:
         console.print(f"[red]✗ prod up failed:[/] {failure}")
         raise typer.Exit(1) from failure
@@ -74,9 +83,25 @@ def down_command(folder: DirOption = None) -> None:
         console.print(f"{name}: {'stopped' if stopped else 'not running'}")
 
 
+def mlflow_server_command(folder: DirOption = None) -> None:
+    """Run the profile's MLflow server (PostgreSQL backend, basic-auth, artifacts) in the
+    foreground, for a service manager (deploy/talentmap-mlflow.service). Needs the
+    profile's state.json (written by `prod up`) and PostgreSQL running."""
+    from talentmap.app.prod.layout import load_state
+    from talentmap.app.prod.mlflow_server import run_foreground
+
+    layout = _layout(folder)
+    state = load_state(layout)
+    if not state:
+        console.print(f"[red]no profile state at {layout.state_file}:[/] run `talentmap prod up`")
+        raise typer.Exit(1)
+    run_foreground(layout, state)
+
+
 app = typer.Typer(
     help="The production profile: PostgreSQL, Redis and MLflow with auth, on loopback.",
     no_args_is_help=True,
 )
 app.command("up")(up_command)
 app.command("down")(down_command)
+app.command("mlflow-server")(mlflow_server_command)

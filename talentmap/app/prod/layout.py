@@ -151,12 +151,19 @@ def read_users_file(path: Path) -> list[dict[str, str]]:
 
 
 def write_env_file(layout: ProfileLayout, variables: dict[str, str]) -> None:
-    """``production.env``: ``export NAME='value'`` lines, ready to ``source``."""
+    """``production.env``: ``NAME='value'`` lines, then one ``export NAME ...`` line.
+
+    Both a shell (``source``) and systemd (``EnvironmentFile=``) read it: systemd takes the
+    assignments (single quotes included) and ignores the ``export`` line, which has no
+    ``=``; ``export NAME=value`` lines would be ignored by systemd altogether.
+    """
     lines = [
         "# TalentMap production profile, written by `talentmap prod up`. Secrets: mode 0600,",
-        "# never commit. Use with: source data/prod/production.env",
+        "# never commit. Use with: source data/prod/production.env, or systemd's",
+        "# EnvironmentFile= (deploy/README.md).",
     ]
-    lines += [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    lines += [f"{name}={shlex.quote(value)}" for name, value in variables.items()]
+    lines.append("export " + " ".join(variables))
     write_private(layout.env_file, "\n".join(lines) + "\n")
 
 

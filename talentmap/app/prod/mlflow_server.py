@@ -87,10 +87,9 @@ def _ready(state: dict[str, Any]) -> bool:
         return False
 
 
-def start(layout: ProfileLayout, state: dict[str, Any]) -> bool:
-    """Start the server if it is not running; False if it already was."""
-    if processes.running_pid(layout.run_dir, NAME) is not None:
-        return False
+def server_environment(layout: ProfileLayout, state: dict[str, Any]) -> dict[str, str]:
+    """The server's environment (backend URL, auth config, CSRF key); writes the auth
+    config file first."""
     write_auth_config(layout, state)
     env = {
         **os.environ,
@@ -98,9 +97,26 @@ def start(layout: ProfileLayout, state: dict[str, Any]) -> bool:
         "MLFLOW_AUTH_CONFIG_PATH": str(auth_config_path(layout)),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": state["passwords"]["mlflow_flask_secret"],
     }
-    # Credentials of whoever runs `up` must not leak into the server's own environment.
+    # Credentials of whoever starts it must not leak into the server's own environment.
     for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
         env.pop(name, None)
+    return env
+
+
+def run_foreground(layout: ProfileLayout, state: dict[str, Any]) -> None:
+    """Replace this process by the profile's MLflow server (for systemd, which supervises
+    it: ``talentmap prod mlflow-server``). PostgreSQL must be running."""
+    env = server_environment(layout, state)
+    os.chdir(layout.mlflow_dir)
+    argv = command(layout, state)
+    os.execvpe(argv[0], argv, env)
+
+
+def start(layout: ProfileLayout, state: dict[str, Any]) -> bool:
+    """Start the server if it is not running; False if it already was."""
+    if processes.running_pid(layout.run_dir, NAME) is not None:
+        return False
+    env = server_environment(layout, state)
     processes.start(layout.run_dir, NAME, command(layout, state), env=env, cwd=layout.mlflow_dir)
     log = layout.run_dir / f"{NAME}.log"
 

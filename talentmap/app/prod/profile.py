@@ -62,8 +62,14 @@ def up(
     *,
     install: bool = True,
     on_step: Callable[[str, float, str], None] | None = None,
+    with_mlflow: bool = True,
 ) -> UpReport:
-    """Bring the profile up; safe to run again while it is up."""
+    """Bring the profile up; safe to run again while it is up.
+
+    ``with_mlflow=False`` starts only PostgreSQL and Redis (and writes the files): a
+    service manager runs the MLflow server itself (``prod mlflow-server``), and the users
+    created by an earlier full ``up`` stay in the ``mlflow_auth`` database.
+    """
     report = UpReport()
     started = time.perf_counter()
 
@@ -90,18 +96,19 @@ def up(
     )
     step("databases", lambda: postgres.create_databases(state) or "mlflow, mlflow_auth, feast")
     step("redis", lambda: "started" if redis.start(layout, state) else "already running")
-    step(
-        "mlflow",
-        lambda: "started" if mlflow_server.start(layout, state) else "already running",
-    )
-    users = [state["users"][role] for role in ("auditor", "data-team", "admin")]
-    tracking = settings.tracking
-    step(
-        "auth bootstrap",
-        lambda: (
-            f"{len(bootstrap(mlflow_server.tracking_uri(state), users, [tracking.experiment, tracking.promotion_experiment], tracking.registered_model))} grants"
-        ),
-    )
+    if with_mlflow:
+        step(
+            "mlflow",
+            lambda: "started" if mlflow_server.start(layout, state) else "already running",
+        )
+        users = [state["users"][role] for role in ("auditor", "data-team", "admin")]
+        tracking = settings.tracking
+        step(
+            "auth bootstrap",
+            lambda: (
+                f"{len(bootstrap(mlflow_server.tracking_uri(state), users, [tracking.experiment, tracking.promotion_experiment], tracking.registered_model))} grants"
+            ),
+        )
 
     def write_files() -> str:
         write_users_file(layout, state)
