@@ -222,6 +222,27 @@ def test_data_team_edits_but_cannot_delete(profile: Profile, retrained: dict[str
     assert statuses == {"delete run": 403, "log to run": 200, "move alias": 200}
 
 
+def test_admin_manages_what_the_data_team_may_not(
+    profile: Profile, retrained: dict[str, Any]
+) -> None:
+    # A scratch run of the experiment: deleting it (MANAGE) leaves the champion alone.
+    with httpx.Client(base_url=profile.mlflow, auth=profile.auth("admin"), timeout=30) as http:
+        run = http.get(f"{API}/runs/get", params={"run_id": retrained["run_id"]})
+        assert run.status_code == 200, run.text
+        experiment_id = run.json()["run"]["info"]["experiment_id"]
+        created = http.post(
+            f"{API}/runs/create", json={"experiment_id": experiment_id, "run_name": "scratch"}
+        )
+        assert created.status_code == 200, created.text
+        scratch = created.json()["run"]["info"]["run_id"]
+    with httpx.Client(base_url=profile.mlflow, auth=profile.auth("data-team"), timeout=30) as http:
+        assert http.post(f"{API}/runs/delete", json={"run_id": scratch}).status_code == 403
+    with httpx.Client(base_url=profile.mlflow, auth=profile.auth("admin"), timeout=30) as http:
+        assert http.post(f"{API}/runs/delete", json={"run_id": scratch}).status_code == 200
+        gone = http.get(f"{API}/runs/get", params={"run_id": scratch})
+        assert gone.json()["run"]["info"]["lifecycle_stage"] == "deleted", gone.text
+
+
 # ------------------------------------------------------------------ retrain and serve
 
 
