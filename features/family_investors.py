@@ -133,9 +133,14 @@ def _changes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[first | ~same.all(axis=1)]
 
 
-def _records(p: Prepared) -> pd.DataFrame:
+def listed_investments(p: Prepared) -> pd.DataFrame:
+    """``round_id, investor_id, org_id, day``: each investment on its round's listed day.
+
+    Shared with the co-investors family (``family_network``): both date an investment as
+    the source listed its round, never earlier.
+    """
     raw = p.table("investments")
-    inv = (
+    return (
         pd.DataFrame(
             {
                 "round_id": raw["round_id"].astype(object),
@@ -145,6 +150,10 @@ def _records(p: Prepared) -> pd.DataFrame:
         .dropna()
         .merge(p.listed_rounds[["round_id", "org_id", DAY]], on="round_id", how="inner")
     )
+
+
+def _records(p: Prepared) -> pd.DataFrame:
+    inv = listed_investments(p)
     if inv.empty:
         empty = {"org_id": pd.Series(dtype=object), DAY: pd.Series(dtype="M8[ns]")}
         return pd.DataFrame(empty | {c: pd.Series(dtype="float64") for c in COLUMNS})

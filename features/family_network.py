@@ -74,7 +74,12 @@ import pandas as pd
 
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.events import DAY, align, to_day
-from talentmap.features.family_investors import INVESTOR_RECORD_CTES, REFRESH, milestone_days
+from talentmap.features.family_investors import (
+    INVESTOR_RECORD_CTES,
+    REFRESH,
+    listed_investments,
+    milestone_days,
+)
 from talentmap.features.prepare import Prepared, org_start_rows
 
 COINVESTOR_COLUMNS = FAMILIES["coinvestors"].numeric
@@ -200,17 +205,7 @@ ORDER BY org_id, {DAY}
 
 
 def _coinvestor_rows(p: Prepared) -> pd.DataFrame:
-    raw = p.table("investments")
-    inv = (
-        pd.DataFrame(
-            {
-                "round_id": raw["round_id"].astype(object),
-                "investor_id": raw["investor_id"].astype(object),
-            }
-        )
-        .dropna()
-        .merge(p.listed_rounds[["round_id", "org_id", DAY]], on="round_id", how="inner")
-    )
+    inv = listed_investments(p)
     if inv.empty:
         return _empty(COINVESTOR_COLUMNS)
     inv = inv[["round_id", "investor_id", "org_id", DAY]].astype(
