@@ -353,32 +353,11 @@ def founders_by_org(
     The role shown is the founder's title when the source gives one ("CEO"), else
     "founder". Founders are listed in start-date order, then by person id.
     """
-    roles, people = tables.get("roles"), tables.get("people")
-    if roles is None or people is None or roles.empty:
-        return {}
-    wanted = set(map(str, org_ids))
-    found = roles.loc[(roles["role"] == "founder") & roles["org_id"].isin(wanted)]
-    found = found.loc[~found["person_id"].isin(opt_outs.person_ids)]
-    names = people.set_index("person_id")["full_name"]
-    found = found.assign(full_name=found["person_id"].map(names)).dropna(subset=["full_name"])
-    if "title" in found:
-        title = found["title"].where(found["title"].notna() & (found["title"] != ""), "founder")
-    else:
-        title = pd.Series("founder", index=found.index)
-    found = found.assign(shown_role=title)
-    order = (
-        ["org_id", "started_on", "person_id"] if "started_on" in found else ["org_id", "person_id"]
-    )
-    found = found.sort_values(order, kind="stable")
-    out: dict[str, tuple[Founder, ...]] = {}
-    for org, group in found.groupby("org_id", sort=False):
-        out[str(org)] = tuple(
-            (str(p), str(n), str(r))
-            for p, n, r in zip(
-                group["person_id"], group["full_name"], group["shown_role"], strict=True
-            )
-        )
-    return out
+    found = ranking_file.founder_rows(tables, org_ids, opt_outs.person_ids)
+    return {
+        str(org): tuple(zip(group["person_id"], group["name"], group["role"], strict=True))
+        for org, group in found.groupby("org_id", sort=False)
+    }
 
 
 def build_ranking(

@@ -76,34 +76,6 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), None)
 
 
-def founders_frame(
-    tables: dict[str, pd.DataFrame], org_ids: set[str], person_opt_outs: frozenset[str]
-) -> pd.DataFrame:
-    """``org_id, person_id, name, role`` of the founders, in display order.
-
-    The same rule as the service's: the founder's title when the source gives one, else
-    "founder"; start-date order, then person id; opted-out persons left out.
-    """
-    columns = list(ranking_file.FOUNDERS_SCHEMA.names)
-    roles, people = tables.get("roles"), tables.get("people")
-    if roles is None or people is None or roles.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    found = roles.loc[(roles["role"] == "founder") & roles["org_id"].astype(str).isin(org_ids)]
-    found = found.loc[~found["person_id"].astype(str).isin(person_opt_outs)]
-    names = people.drop_duplicates("person_id").set_index("person_id")["full_name"]
-    found = found.assign(name=found["person_id"].map(names)).dropna(subset=["name"])
-    if "title" in found:
-        title = found["title"].where(found["title"].notna() & (found["title"] != ""), "founder")
-    else:
-        title = pd.Series("founder", index=found.index)
-    found = found.assign(role=title)
-    order = (
-        ["org_id", "started_on", "person_id"] if "started_on" in found else ["org_id", "person_id"]
-    )
-    found = found.sort_values(order, kind="stable")
-    return pd.DataFrame({c: found[c].astype(str).to_numpy(dtype=object) for c in columns})
-
-
 def rank_candidates(
     settings: Settings,
     store: FeatureStore | None,
@@ -182,7 +154,7 @@ def ranking_rows(
                 reasons[i][row] = _reason_json(reason)
     for column, values in zip(ranking_file.REASON_COLUMNS, reasons, strict=True):
         frame[column] = pd.Series(values, dtype=object)
-    founders = founders_frame(tables, set(ids), blocked.person_ids)
+    founders = ranking_file.founder_rows(tables, ids, blocked.person_ids)
     known = tables["organizations"]["org_id"].astype(str)
     return frame, founders, sorted(set(known) - blocked.org_ids)
 

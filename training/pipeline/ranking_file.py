@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,36 @@ FOUNDERS_SCHEMA = pa.schema(
     ]
 )
 KNOWN_SCHEMA = pa.schema([("org_id", pa.string())])
+
+
+def founder_rows(
+    tables: Mapping[str, pd.DataFrame], org_ids: Iterable[str], person_opt_outs: Iterable[str]
+) -> pd.DataFrame:
+    """``org_id, person_id, name, role`` of the organisations' founders, in display order.
+
+    One rule for the published file and the service: the founder's title when the source
+    gives one ("CEO"), else "founder"; start-date order, then person id; opted-out persons
+    left out. Every value is text.
+    """
+    columns = list(FOUNDERS_SCHEMA.names)
+    roles, people = tables.get("roles"), tables.get("people")
+    if roles is None or people is None or roles.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    wanted, blocked = set(map(str, org_ids)), set(map(str, person_opt_outs))
+    found = roles.loc[(roles["role"] == "founder") & roles["org_id"].astype(str).isin(wanted)]
+    found = found.loc[~found["person_id"].astype(str).isin(blocked)]
+    names = people.drop_duplicates("person_id").set_index("person_id")["full_name"]
+    found = found.assign(name=found["person_id"].map(names)).dropna(subset=["name"])
+    if "title" in found:
+        title = found["title"].where(found["title"].notna() & (found["title"] != ""), "founder")
+    else:
+        title = pd.Series("founder", index=found.index)
+    found = found.assign(role=title)
+    order = (
+        ["org_id", "started_on", "person_id"] if "started_on" in found else ["org_id", "person_id"]
+    )
+    found = found.sort_values(order, kind="stable")
+    return pd.DataFrame({c: found[c].astype(str).to_numpy(dtype=object) for c in columns})
 
 
 def folder_of(tables_dir: Path) -> Path:
