@@ -25,6 +25,7 @@ keys rotate without a restart.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -42,6 +43,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
 PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
 ADMIN_PREFIX = "/admin/"
 PRINCIPAL_KEY = "talentmap.principal"
+BASIC_PREFIX, BASIC_SUFFIX = "/watchlists/", "/feed.atom"  # Atom feeds: HTTP Basic too
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 ASGIApp = Callable[..., Any]
@@ -96,14 +98,30 @@ class KeyRing:
                 found = principal
         return found
 
-    def from_header(self, value: str | None) -> Principal | None:
-        """The principal of an ``Authorization: Bearer <key>`` header value, if valid."""
+    def from_header(self, value: str | None, basic: bool = False) -> Principal | None:
+        """The principal of an ``Authorization: Bearer <key>`` header value, if valid.
+
+        With ``basic`` (feed routes only: feed readers speak HTTP Basic, not bearer
+        tokens), ``Basic base64(user:key)`` is accepted too: the key is the password,
+        the user name is not checked (the key alone says who calls).
+        """
         if not value:
             return None
         scheme, _, key = value.strip().partition(" ")
+        if basic and scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(key.strip(), validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            return self.authenticate(decoded.partition(":")[2])
         if scheme.lower() != "bearer":
             return None
         return self.authenticate(key.strip())
+
+
+def basic_auth_path(path: str) -> bool:
+    """Routes a feed reader polls, where HTTP Basic carries the key (``/…/feed.atom``)."""
+    return path.startswith(BASIC_PREFIX) and path.endswith(BASIC_SUFFIX)
 
 
 def required_role(path: str) -> Role | None:
@@ -191,13 +209,16 @@ class GuardMiddleware:
         if needed is not None:
             headers = dict(scope.get("headers") or [])
             raw = headers.get(b"authorization")
-            principal = self.keyring.from_header(raw.decode("latin-1") if raw else None)
+            basic = basic_auth_path(path)
+            principal = self.keyring.from_header(raw.decode("latin-1") if raw else None, basic)
             if principal is None:
+                # A feed reader asks its user for a password only after a Basic challenge.
+                scheme = "Basic" if basic else "Bearer"
                 await _json(
                     send,
                     401,
                     {"error": "missing or invalid API key: send 'Authorization: Bearer <key>'"},
-                    **{"www-authenticate": 'Bearer realm="talentmap"'},
+                    **{"www-authenticate": f'{scheme} realm="talentmap"'},
                 )
                 return
             if not principal.may(needed):

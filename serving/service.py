@@ -9,7 +9,8 @@ the reason until the champion is loaded and every candidate ranked, then 200. Re
 read ``state.served`` once and answer from that object only (see ``state.py``).
 
 Routes: POST ``/shortlist``, ``/score``, ``/admin/reload``, ``/admin/forget`` (here);
-GET ``/``, ``/static/*``, ``/model``, ``/filters`` (``web.py``); BentoML's own
+GET ``/``, ``/static/*``, ``/model``, ``/filters`` (``web.py``), ``/watchlists…``
+(``watch_routes.py``); BentoML's own
 ``/livez``, ``/healthz``, ``/readyz``, ``/metrics`` and ``/docs.json`` (OpenAPI).
 """
 
@@ -42,6 +43,7 @@ from talentmap.serving.schemas import (
     ShortlistResponse,
 )
 from talentmap.serving.state import OnlineStoreError, Served, ServingState
+from talentmap.serving.watchlists import store_for
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
 
@@ -70,6 +72,15 @@ class _Runtime:
 
     def served(self) -> Served | None:
         return self.state.current() if self.state is not None else None
+
+    def fresh(self) -> Served | None:
+        """``served`` after following a new publish, as the POST APIs do (blocking)."""
+        state = self.state
+        served = state.current() if state is not None else None
+        if state is not None and served is not None and state.published_changed(served):
+            state.follow_publish()
+            served = state.current()
+        return served
 
     def readiness(self) -> tuple[bool, str]:
         if self.state is None:
@@ -169,7 +180,7 @@ def _workers() -> int:
     traffic={"timeout": 300},
     metrics={"enabled": True},
 )
-@bentoml.asgi_app(build_web_app(RUNTIME.served), path="/")
+@bentoml.asgi_app(build_web_app(RUNTIME.served, RUNTIME.fresh), path="/")
 class TalentMapService:
     """Ranked, explained shortlists of promising young companies."""
 
@@ -286,6 +297,9 @@ class TalentMapService:
         served, removed, hidden = await anyio.to_thread.run_sync(
             self.state.forget, list(request.org_ids), list(request.person_ids)
         )
+        # ...and from every watchlist and feed (`talentmap forget` does it too).
+        watched = store_for(get_settings())
+        await anyio.to_thread.run_sync(watched.forget, list(request.org_ids))
         # Counts only: the ids of people who asked to be forgotten are not copied here.
         self.audit.write(
             "forget",

@@ -21,13 +21,15 @@ from starlette.staticfiles import StaticFiles
 
 from talentmap.serving.answers import model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
+from talentmap.serving.watch_routes import watch_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 
 
-def build_web_app(served: Callable[[], Any]) -> Starlette:
-    """``served`` returns the current ``Served`` (or None while loading)."""
+def build_web_app(served: Callable[[], Any], fresh: Callable[[], Any] | None = None) -> Starlette:
+    """``served`` returns the current ``Served`` (or None while loading); ``fresh`` the
+    same after following a new publish (blocking; the watchlist routes call it)."""
 
     async def index(_: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
@@ -56,6 +58,7 @@ def build_web_app(served: Callable[[], Any]) -> Starlette:
             Route("/", index, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/filters", filters, methods=["GET"]),
+            *watch_routes(fresh or served),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ]
     )

@@ -1,12 +1,14 @@
 """``forget``: record an opt-out, purge the subject from the online store, tell the service.
 
-Three steps, in this order, so that a failure part-way leaves the strictest state:
+Four steps, in this order, so that a failure part-way leaves the strictest state:
 
 1. the register line (``optouts.record_opt_outs``): from here on every run and every
    reload excludes the subject, whatever happens next;
-2. the online store: the subject's entity rows are deleted from every feature view keyed
+2. the watchlists: the organisations leave every watchlist, and their events every
+   feed (``serving.watchlists``; the service's database, written here directly);
+3. the online store: the subject's entity rows are deleted from every feature view keyed
    by its kind (an organisation: every org view; a person: ``person_research``);
-3. the running service (``POST /admin/forget``), which drops the subject from the ranking
+4. the running service (``POST /admin/forget``), which drops the subject from the ranking
    it serves without a restart. If no service answers, nothing is lost: the service reads
    the register at its next start and at every reload.
 
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from talentmap.optouts import ORG_KEY, PERSON_KEY, record_opt_outs, register_path
+from talentmap.serving.watchlists import store_for
 from talentmap.settings import Settings
 
 ADMIN_KEY_ENV = "TALENTMAP_ADMIN_API_KEY"
@@ -62,6 +65,7 @@ class ForgetOutcome:
     online_deleted: dict[str, int] = field(default_factory=dict)  # feature view -> entities
     online_note: str | None = None
     service: ServiceReply | None = None
+    watchlists: dict[str, int] = field(default_factory=dict)  # follows, events deleted
 
 
 def _entity_key(join_key: str, value: str, version: int) -> bytes:
@@ -222,6 +226,8 @@ def forget(
     path = register_path(settings)
     records = record_opt_outs(path, [("org", o) for o in orgs] + [("person", p) for p in persons])
     outcome = ForgetOutcome(records=records, register=path)
+    # Watchlists and their feeds (the service's SQLite file; the service need not run).
+    outcome.watchlists = store_for(settings).forget(orgs)
     try:
         outcome.online_deleted = purge_online_store(settings, orgs, persons)
     except OnlineStoreUnsupportedError as exc:

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from talentmap.settings.watchlists import WatchlistConfig
+
 Role = Literal["staff", "admin"]
 AsOfMode = Literal["snapshot", "today"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -131,6 +133,11 @@ class ServingConfig(BaseModel):
         le=60,
         description="How often (at most) a request checks whether a new ranking was "
         "published or a subject forgotten (two stat calls); 0 checks on every request.",
+    )
+
+    watchlists: WatchlistConfig = Field(
+        default_factory=WatchlistConfig,
+        description="Staff watchlists and their Atom feeds (serving/watchlists.py).",
     )
 
     def serving_date(self, snapshot_date: date, today: date | None = None) -> date:

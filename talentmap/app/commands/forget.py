@@ -63,6 +63,11 @@ def forget_command(
         f"[green]recorded[/] {len(outcome.records)} opt-out(s) in {outcome.register} "
         f"({len(orgs)} organisation(s), {len(people)} person(s))"
     )
+    if outcome.watchlists.get("companies") or outcome.watchlists.get("events"):
+        console.print(
+            f"watchlists: {outcome.watchlists['companies']} follow(s) and "
+            f"{outcome.watchlists['events']} feed event(s) deleted"
+        )
     if outcome.online_note:
         console.print(f"[yellow]online store not purged:[/] {outcome.online_note}")
     elif outcome.online_deleted:
