@@ -12,8 +12,8 @@ current ranking it yields:
 - ``move``: a company of the shortlist, or a followed company, moved by at least the
   threshold (ranks, ``serving.watchlists.move_threshold``);
 - ``round``: a followed company has a funding round, dated on or before the ranking's
-  date, that the watchlist has not reported yet (first seen rounds dated before the
-  company was followed are taken as known, not reported).
+  date, that the watchlist did not know yet (the rounds it had when it was followed are
+  known; a round that arrives late, dated before, is news when it is first seen).
 
 Opted-out and forgotten companies produce no event and leave the state at once: they are
 not "leavers", they are gone. Events carry only what a shortlist row shows (name, region,
@@ -173,18 +173,20 @@ def event_id(watchlist_id: str, ranking_id: str, kind: str, org_id: str, extra: 
 def derive(
     watchlist_id: str,
     filters: Filters,
-    followed: Mapping[str, str | None],
+    followed: Iterable[str],
     previous: WatchState | None,
     view: RankingView,
     threshold: int,
 ) -> tuple[list[Event], WatchState]:
     """(events, the new state) of one watchlist against ``view``.
 
-    ``followed`` maps each followed org id to the ranking date (ISO) at which it was
-    added: rounds dated on or before it are known, not news. ``previous`` None (a new
-    watchlist) records the state and reports nothing.
+    ``followed``: the followed org ids. ``previous`` None (a new watchlist) records the
+    state and reports nothing. A round is news when its id is not among the rounds the
+    state already holds for that company, whatever its date: data arrives late, and a
+    round dated last month but first seen today is today's news.
     """
     gone = view.opted_out
+    followed = list(dict.fromkeys(followed))
     listed = [r for r in view.shortlist(filters) if r.org_id not in gone] if filters.k else []
     current_list = {r.org_id: r.rank for r in listed}
     rows = {r.org_id: r for r in listed}
@@ -227,18 +229,14 @@ def derive(
         by_org.setdefault(found.org_id, []).append(found)
     for org in followed_ids:
         known = set(seen_rounds.get(org, ()))
-        added = followed.get(org)
+        # First look at this company's rounds (a new watchlist, or followed before any
+        # ranking was evaluated): they are what is known, not news.
+        baseline = before is None or org not in before.rounds
         for found in sorted(by_org.get(org, ()), key=lambda x: (x.announced_on, x.round_id)):
             if found.round_id in known:
                 continue
-            if before is None:
-                is_news = False
-            elif added is not None:  # followed at that ranking date: older rounds are known
-                is_news = found.announced_on.isoformat() > added
-            else:
-                is_news = org in before.rounds
             known.add(found.round_id)
-            if is_news:
+            if not baseline:
                 add(
                     "round",
                     org,

@@ -31,7 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from talentmap.serving.watch_events import Event, Filters, RankingView, WatchState, derive
+from talentmap.serving.watch_events import (
+    Event,
+    Filters,
+    RankingView,
+    WatchState,
+    derive,
+    shown,
+)
 
 BUSY_TIMEOUT_S = 30.0
 SCHEMA = """
@@ -199,7 +206,7 @@ class WatchlistStore:
     # ------------------------------------------------------------------ reading
     def _companies(self, db: sqlite3.Connection, watchlist_id: str) -> tuple[str, ...]:
         rows = db.execute(
-            "SELECT org_id FROM watch_companies WHERE watchlist_id = ? ORDER BY added_at, org_id",
+            "SELECT org_id FROM watch_companies WHERE watchlist_id = ? ORDER BY rowid",
             (watchlist_id,),
         )
         return tuple(r[0] for r in rows)
@@ -346,9 +353,11 @@ class WatchlistStore:
     def add_company(
         self, holder: str, watchlist_id: str, org_id: str, view: RankingView | None = None
     ) -> Watchlist:
-        """Follow ``org_id`` (idempotent). Rounds dated up to the served ranking's date
-        are known from now on, not news."""
+        """Follow ``org_id`` (idempotent). With ``view``, its rank and rounds there are
+        what is known from now on: later moves and new rounds are measured from them."""
         as_of = view.as_of.isoformat() if view is not None else None
+        seen = [r.round_id for r in view.rounds([org_id])] if view is not None else None
+        now = view.lookup(org_id) if view is not None else None
         with self._write() as db:
             found = self._one(db, holder, watchlist_id)
             if org_id in found.companies:
@@ -360,6 +369,13 @@ class WatchlistStore:
                 "VALUES (?, ?, ?, ?)",
                 (watchlist_id, org_id, now_iso(), as_of),
             )
+            state = self._state(db, watchlist_id)
+            if state is not None and seen is not None:
+                state.followed[org_id] = now.rank if now is not None else None
+                state.rounds[org_id] = sorted(set(seen))
+                if now is not None:
+                    state.shown[org_id] = shown(now)
+                self._save_state(db, watchlist_id, state)
             db.execute(
                 "UPDATE watchlists SET updated_at = ? WHERE id = ?", (now_iso(), watchlist_id)
             )
@@ -411,13 +427,13 @@ class WatchlistStore:
         raw = json.loads(row[1]) if row[1] else None
         previous = WatchState.from_json(raw) if record else None
         pending = bool(raw and raw.get("shortlist_pending"))
-        followed = {
-            r[0]: r[1]
+        followed = [
+            r[0]
             for r in db.execute(
-                "SELECT org_id, added_as_of FROM watch_companies WHERE watchlist_id = ?",
+                "SELECT org_id FROM watch_companies WHERE watchlist_id = ? ORDER BY rowid",
                 (watchlist_id,),
             )
-        }
+        ]
         events, state = derive(watchlist_id, filters, followed, previous, view, threshold)
         if pending:  # filters changed: record the new shortlist, report nothing about it
             events = [e for e in events if e.details.get("scope") != "shortlist"]

@@ -150,18 +150,32 @@ def test_followed_companies_move_leave_and_raise_rounds() -> None:
     assert [e for e in events if e.kind == "round"] == []
 
 
-def test_a_round_dated_after_following_but_seen_late_is_news() -> None:
-    followed = {"c2": AS_OF.isoformat()}
+def test_a_round_that_arrives_late_is_news_whatever_its_date() -> None:
+    followed = ["c2"]
     _, state = derive("w", Filters(), followed, None, make_view("r1", ORDER_1), 5)
-    later = date(2025, 12, 31)
-    found = [
-        Round("x", "c2", date(2025, 6, 1), "seed", None),  # before following: known
-        Round("y", "c2", date(2025, 7, 15), "seed", None),  # after: news, though late
-    ]
-    events, _ = derive(
-        "w", Filters(), followed, state, make_view("r2", ORDER_1, later, rounds=found), 5
+    assert state.rounds == {"c2": []}
+    late = [Round("x", "c2", date(2025, 6, 1), "seed", None)]  # dated before following
+    events, state = derive(
+        "w", Filters(), followed, state, make_view("r2", ORDER_1, rounds=late), 5
     )
-    assert [(e.kind, e.details["announced_on"]) for e in events] == [("round", "2025-07-15")]
+    assert [(e.kind, e.details["announced_on"]) for e in events] == [("round", "2025-06-01")]
+    events, _ = derive("w", Filters(), followed, state, make_view("r3", ORDER_1, rounds=late), 5)
+    assert events == []
+
+
+def test_following_records_what_is_known_then(tmp_path: Path) -> None:
+    store = WatchlistStore(tmp_path / "w.sqlite")
+    known = [Round("old", "c7", date(2024, 1, 1), "seed", 100_000.0)]
+    first = make_view("r1", ORDER_1, rounds=known)
+    made = store.create("alice", "mine", Filters(), view=first)
+    store.sync(first, 1)
+    store.add_company("alice", made.id, "c7", view=first)  # its round "old" is known
+    news = [*known, Round("new", "c7", date(2025, 3, 1), "seed", None)]
+    store.sync(make_view("r2", ["c7", *ORDER_1], rounds=news), 3)
+    found = {
+        (e.kind, e.org_id, e.details.get("announced_on")) for e in store.events("alice", made.id)
+    }
+    assert found == {("round", "c7", "2025-03-01"), ("move", "c7", None)}
 
 
 def test_an_opted_out_company_is_gone_not_a_leaver() -> None:
