@@ -109,7 +109,6 @@ function tile(region, counts, total, max) {
   node.append(el("span", name, "name"));
   node.append(el("span", `${I18N.number(count)} · ${I18N.percent(share, share && share < 10 ? 1 : 0)}`, "figures"));
   node.title = t("map.tile_title", { region: name, count: I18N.number(count), total: I18N.number(total), share: I18N.percent(share, 1) });
-  node.setAttribute("aria-label", node.title);
   node.setAttribute("aria-pressed", String(Boolean(state.filters && state.filters.region === region)));
   const colour = shade(count, max);
   if (colour) {
@@ -251,7 +250,7 @@ async function refresh() {
     renderTable();
     const l = table.lineage;
     $("status").textContent = t("status.ranked", { count: I18N.number(table.total_candidates), version: l.model_version });
-    if (window.Changes) window.Changes.refresh(state, api);
+    if (window.Changes) window.Changes.refresh(state);
   } catch (error) {
     if (error instanceof AuthError) return forgetKey(error.message);
     $("status").textContent = error.message;
