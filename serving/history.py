@@ -46,7 +46,17 @@ logger = logging.getLogger("talentmap.serving")
 
 CHAMPION_SINCE_TAG = "champion.since"
 CACHE_FOLDER = "rankings"
-FRAME_COLUMNS = ("org_id", "name", "region", "city", "sector", "founded_on", "score", "rank")
+FRAME_COLUMNS = (
+    "org_id",
+    "name",
+    "region",
+    "city",
+    "sector",
+    "founded_on",
+    "score",
+    "rank",
+    "percentile",
+)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ window.Changes = (() => {
       block.append(el("p", t("changes.unchanged", { k: I18N.number(k) }), "muted"));
       return block;
     }
-    title.append(el("span", ` · ${t("changes.region_count", { count: I18N.number(count) })}`, "small"));
+    title.append(el("span", ` · ${I18N.plural(count, "changes.region_count_one", "changes.region_count")}`, "small"));
     for (const [group, key] of GROUPS) {
       if (!scope[group].length) continue;
       block.append(el("h4", t(key, { k: I18N.number(k) })));

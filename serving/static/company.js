@@ -61,14 +61,14 @@
     if (event.kind === "round") {
       parts.push(label(ROUNDS, d.round_type));
       if (d.amount_eur !== null && d.amount_eur !== undefined) parts.push(t("company.detail.amount", { amount: I18N.money(d.amount_eur, "EUR") }));
-      if (d.n_investors) parts.push(t("company.detail.investors", { count: I18N.number(d.n_investors) }));
+      if (d.n_investors) parts.push(I18N.plural(d.n_investors, "company.detail.investor", "company.detail.investors"));
     } else if (event.kind === "programme") {
       parts.push(d.program_name || "", label(PROGRAMS, d.program_kind));
       if (d.ended_on) parts.push(t("company.detail.until", { date: I18N.date(d.ended_on) }));
     } else if (event.kind === "job_posting") {
       parts.push(d.category || "");
     } else if (event.kind === "headcount") {
-      parts.push(t("company.detail.employees", { count: I18N.number(d.headcount) }));
+      parts.push(I18N.plural(d.headcount, "company.detail.employee", "company.detail.employees"));
     } else if (event.kind === "publication") {
       parts.push(label(PUBLICATIONS, d.kind), d.venue || "");
     } else if (event.kind === "exit") {
