@@ -4,9 +4,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
+.PHONY: help install browser-tools browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,7 +20,16 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install the pinned dependencies
+install: $(STAMP) $(AXE)  ## Create .venv and install the pinned dependencies (and axe-core)
+
+# axe-core (the accessibility checker the browser tests run inside the page) comes from
+# npm, pinned by package-lock.json; node_modules/ is git-ignored. Nothing from npm is served.
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || (echo "Installing npm (Debian package) for axe-core"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+browser-tools: $(AXE)  ## npm ci: axe-core for the browser tests' accessibility checks
 
 # Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
 # offline. Installing a system package needs root (as on CI and the dev machines).

@@ -14,27 +14,22 @@ Entries say only what a shortlist row shows: the company's name, region, sector 
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from talentmap.serving.translations import DEFAULT_LANGUAGE, LANGUAGES, load_catalogue
 from talentmap.serving.watchlists import StoredEvent, Watchlist
 
 ATOM = "http://www.w3.org/2005/Atom"
-CATALOGUE_DIR = Path(__file__).resolve().parent / "i18n"
-LANGUAGES = ("fr", "en")
-FRAGMENT = "watchlists.json"
 
 
 @cache
 def strings(lang: str) -> dict[str, str]:
-    """This module's strings in ``lang`` (its own fragment of the page's catalogue)."""
-    path = CATALOGUE_DIR / lang / FRAGMENT
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The page's catalogue in ``lang`` (this module's keys are in ``watchlists.json``)."""
+    return load_catalogue(lang)
 
 
 def _t(lang: str, key: str, **params: Any) -> str:
@@ -89,7 +84,7 @@ def render_feed(
     hidden: frozenset[str] = frozenset(),
 ) -> bytes:
     """The Atom document; events of companies in ``hidden`` (opted out) are left out."""
-    lang = lang if lang in LANGUAGES else "fr"
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     base = base_url.rstrip("/")
     shown = [e for e in events if e.org_id not in hidden]
     ET.register_namespace("", ATOM)

@@ -172,7 +172,8 @@
       node.dataset.watchlistId = item.id;
       const head = el("h3", item.name);
       const facts = el("p",
-        `${summary(item.filters)} · ${t("watchlists.companies", { count: I18N.number(item.companies.length) })}`,
+        `${summary(item.filters)} · ${I18N.plural(item.companies.length, "watchlists.companies.one",
+          "watchlists.companies.other")}`,
         "muted");
       const feed = el("a", t("watchlists.feed"), "feed-link");
       feed.href = feedHref(item);

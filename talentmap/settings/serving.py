@@ -135,6 +135,14 @@ class ServingConfig(BaseModel):
         "published or a subject forgotten (two stat calls); 0 checks on every request.",
     )
 
+    mlflow_ui_url: str | None = Field(
+        None,
+        description="Base URL of the MLflow UI the company page links runs to (e.g. "
+        "https://mlflow.example.org); unset: http://<tracking.ui_host>:<tracking.ui_port>.",
+    )
+    changes_k: int = Field(
+        10, ge=1, le=1000, description="Default top k that 'what changed' compares per region."
+    )
     watchlists: WatchlistConfig = Field(
         default_factory=WatchlistConfig,
         description="Staff watchlists and their Atom feeds (serving/watchlists.py).",
