@@ -417,3 +417,76 @@ def test_feeds_take_the_key_as_basic_password_and_nothing_else_does() -> None:
     for path in ("/watchlists", "/shortlist"):
         answer = client.get(path, headers=_basic("alice", KEY))
         assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
+
+
+# ---------------------------------------------------------------------- a real ranking
+
+
+def test_view_of_a_real_ranking() -> None:
+    """``watch_ranking.view`` over a real ``Ranking``: a watchlist's shortlist is what
+    ``/shortlist`` gives for the same filters, age counted back from the ranking's date."""
+    import numpy as np
+    import pandas as pd
+    from fixtures.toy_rows import toy_training_rows
+
+    from talentmap.serving.ranking import OptOuts, RankingLineage, build_ranking
+    from talentmap.serving.watch_ranking import view, years_before
+    from talentmap.settings.model import ModelConfig
+    from talentmap.training.model.estimator import PromiseModel
+
+    features = ["n_rounds", "days_since_last_round", "headcount_growth_12m", "n_founders_phd"]
+    frame, y, as_of = toy_training_rows(seed=3, n_dates=8, per_date=100)
+    model = PromiseModel(ModelConfig(num_threads=1, n_estimators=20), features=features)
+    model.fit(frame, y, as_of)
+    n = 120
+    ids = [f"org-{i:04d}" for i in range(n)]
+    current = frame.tail(n).reset_index(drop=True).assign(org_id=ids)
+    rng = np.random.default_rng(1)
+    orgs = pd.DataFrame(
+        {
+            "org_id": ids,
+            "name": [f"Company {i}" for i in range(n)],
+            "country": "FR",
+            "region": np.array(["Bretagne", "Occitanie"], dtype=object)[np.arange(n) % 2],
+            "sector": np.array(["fintech", "saas"], dtype=object)[np.arange(n) % 2],
+            "founded_on": pd.to_datetime("2016-01-01")
+            + pd.to_timedelta(rng.integers(0, 3500, n), unit="D"),
+        }
+    )
+    lineage = RankingLineage("m", "1", "run", "snap", "lake", date(2025, 12, 31), "rid")
+    ranking = build_ranking(
+        model, current, {"organizations": orgs}, lineage, OptOuts(frozenset({"org-0003"}))
+    )
+    seen = view(ranking, Path("/nonexistent-lake"))
+    assert seen.ranking_id == "rid" and seen.opted_out == frozenset({"org-0003"})
+    filters = Filters(region="Occitanie", sector="saas", max_age_years=5, k=7)
+    rows, _ = ranking.select(
+        k=7, region="Occitanie", sector="saas", founded_after=date(2020, 12, 31)
+    )
+    listed = seen.shortlist(filters)
+    assert [r.org_id for r in listed] == [str(ranking.org_ids[r]) for r in rows] and listed
+    assert [r.rank for r in listed] == [int(r) + 1 for r in rows]
+    assert seen.shortlist(Filters()) == []  # no k: companies only
+    top = seen.lookup(listed[0].org_id)
+    assert top == listed[0] and seen.lookup("org-0003") is None
+    assert seen.rounds([listed[0].org_id]) == []  # no lake: no rounds, no error
+    assert years_before(date(2024, 2, 29), 1) == date(2023, 2, 28)
+
+
+def test_talentmap_forget_purges_the_watchlists_without_a_service(tmp_path: Path) -> None:
+    from talentmap.app.forget import forget
+    from talentmap.serving.watchlists import store_for
+    from talentmap.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    store = store_for(settings)
+    assert store.path == tmp_path / "data" / "serving" / "watchlists.sqlite"
+    first = make_view("r1", ORDER_1)
+    made = store.create("alice", "mine", Filters(k=3), ["c4", "c5"], view=first)
+    store.sync(first, 1)
+    store.sync(make_view("r2", ["c5", *ORDER_1]), 1)
+    assert any(e.org_id == "c5" for e in store.events("alice", made.id))
+    outcome = forget(settings, org_ids=["c5"])
+    assert outcome.watchlists == {"companies": 1, "events": 1}  # c5 entered the top 3
+    assert store.get("alice", made.id).companies == ("c4",)
+    assert all(e.org_id != "c5" for e in store.events("alice", made.id))
