@@ -77,8 +77,11 @@
     status.setAttribute("role", "status");
     const filtersLabel = label("wl-filters", "watchlists.save_filters");
     filtersLabel.prepend(useFilters);
-    form.append(label("wl-name", "watchlists.name"), name, label("wl-age", "watchlists.max_age"),
-      age, filtersLabel, create);
+    const nameLabel = label("wl-name", "watchlists.name");
+    nameLabel.append(name);
+    const ageLabel = label("wl-age", "watchlists.max_age");
+    ageLabel.append(age);
+    form.append(nameLabel, ageLabel, filtersLabel, create);
 
     const targetLabel = label("wl-target", "watchlists.choose_list");
     const target = el("select");
@@ -296,6 +299,9 @@
     const app = byId("app");
     const table = byId("shortlist");
     if (!app || !table) return;
+    const sheet = el("link");
+    Object.assign(sheet, { rel: "stylesheet", href: "/static/watchlists.css" });
+    document.head.append(sheet);
     app.append(buildSection());
     const body = table.querySelector("tbody");
     new MutationObserver(() => {

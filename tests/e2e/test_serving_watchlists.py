@@ -248,7 +248,8 @@ def test_the_page_creates_a_watchlist_and_reads_its_feed(
         followed = row.get_attribute("data-org-id")
         tab_to(page, "#shortlist tbody tr.row:nth-of-type(1) .follow")
         row.locator(".follow").click()
-        page.locator("#wl-status", has_text=name).wait_for()
+        added = {"fr": "ajoutée à la liste", "en": "added to the list"}[lang]
+        page.locator("#wl-status", has_text=added).wait_for()
         made = client.get("/watchlists", headers=STAFF).json()["watchlists"]
         mine = next(w for w in made if w["name"] == name)
         assert mine["companies"] == [followed] and mine["filters"]["k"] == 5
