@@ -490,3 +490,17 @@ def test_talentmap_forget_purges_the_watchlists_without_a_service(tmp_path: Path
     assert outcome.watchlists == {"companies": 1, "events": 1}  # c5 entered the top 3
     assert store.get("alice", made.id).companies == ("c4",)
     assert all(e.org_id != "c5" for e in store.events("alice", made.id))
+
+
+def test_changing_the_filters_is_not_news(tmp_path: Path) -> None:
+    store = WatchlistStore(tmp_path / "w.sqlite")
+    first = make_view("r1", ORDER_1)
+    made = store.create("alice", "top", Filters(k=3), view=first)
+    store.sync(first, 1)
+    store.update("alice", made.id, None, Filters(region="Occitanie", k=3))
+    second = make_view("r2", ORDER_1)  # same order: only the watchlist's filters changed
+    assert store.sync(second, 1) == 0
+    third = make_view("r3", ["c9", *ORDER_1])  # c9 (Occitanie) enters its new top 3
+    store.sync(third, 1)
+    found = sorted((e.kind, e.org_id) for e in store.events("alice", made.id))
+    assert found == [("entry", "c9"), ("exit", "c5"), ("move", "c1"), ("move", "c3")]
