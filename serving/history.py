@@ -244,14 +244,10 @@ def cached_rankings(
     return found
 
 
-def is_current(
-    entry: HistoricRanking, ranking_id: str, model_version: str, run_id: str | None
-) -> bool:
-    """Whether ``entry`` is the ranking being served (its id, or its producer's own list)."""
-    base = ranking_id.split("-")[0]  # a published id, suffixed when opt-outs were removed on read
-    if entry.ranking_id is not None:
-        return entry.ranking_id == base
-    return False
+def is_current(entry: HistoricRanking, ranking_id: str) -> bool:
+    """Whether ``entry`` is the published ranking being served (a served published id is
+    the file's id, suffixed when opt-outs were removed on read)."""
+    return entry.ranking_id is not None and entry.ranking_id == ranking_id.split("-")[0]
 
 
 def previous_ranking(
@@ -263,9 +259,7 @@ def previous_ranking(
     served ranking computed by the service itself (no published file) is newer than all
     of them; then the newest one that is not the served champion's own run's list.
     """
-    position = next(
-        (i for i, e in enumerate(history) if is_current(e, ranking_id, model_version, run_id)), None
-    )
+    position = next((i for i, e in enumerate(history) if is_current(e, ranking_id)), None)
     if position is not None:
         return history[position - 1] if position > 0 else None
     others = [e for e in history if not (e.run_id == run_id and e.model_version == model_version)]

@@ -11,6 +11,7 @@ Both do their reading (lake snapshot, earlier rankings, MLflow) in a worker thre
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -28,6 +29,7 @@ from talentmap.serving.lookups import run_links, snapshot_tables
 from talentmap.serving.regions import MAP_REGIONS
 from talentmap.settings import get_settings
 
+logger = logging.getLogger("talentmap.serving")
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 MAX_MOVES = 50
 
@@ -48,7 +50,10 @@ def company_data_route(
             history = cached_rankings(settings)
             return company_answer(current, org_id, tables, history, run_links(settings))
 
-        body = await anyio.to_thread.run_sync(build)
+        try:
+            body = await anyio.to_thread.run_sync(build)
+        except Exception as exc:  # the lake or MLflow unreadable: say so, never a bare 500
+            return _unavailable("the company page", exc)
         if body is None:
             return JSONResponse({"error": f"no company {org_id!r} to show"}, status_code=404)
         log = audit() if audit is not None else None
@@ -70,6 +75,12 @@ def company_data_route(
         return JSONResponse(body)
 
     return company_data
+
+
+def _unavailable(what: str, exc: Exception) -> Response:
+    reason = f"{what} cannot be computed now: {type(exc).__name__}: {exc}"
+    logger.error("%s", reason)
+    return JSONResponse({"error": reason}, status_code=503)
 
 
 class BadParameterError(ValueError):
@@ -122,6 +133,9 @@ def changes_route(served: Callable[[], Any]) -> Callable[[Request], Any]:
         def build() -> dict[str, Any]:
             return changes_answer(current, cached_rankings(settings), k, filters, moves)
 
-        return JSONResponse(await anyio.to_thread.run_sync(build))
+        try:
+            return JSONResponse(await anyio.to_thread.run_sync(build))
+        except Exception as exc:
+            return _unavailable("what changed", exc)
 
     return changes

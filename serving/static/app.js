@@ -147,6 +147,12 @@ function renderMap() {
     caption + (unplaced > 0 ? " " + t("map.unplaced", { count: I18N.number(unplaced) }) : "");
 }
 
+// A founder's title is the source's own words ("CEO", "Président"); only the default role
+// the data layer gives a founder without a title is ours to translate.
+function founderRole(role) {
+  return role === "founder" ? t("page.founder_role") : role;
+}
+
 // Region names are proper names, the same in both languages; only "International" is not.
 function regionName(region) {
   return region === INTERNATIONAL ? t("region.international") : region;
@@ -180,7 +186,7 @@ function renderTable() {
       el("td", c.sector || "—"),
       el("td", I18N.number(c.score, 3)),
       el("td", I18N.number(c.percentile, 1)),
-      el("td", c.founders.map((f) => `${f.name} (${f.role})`).join(", ") || "—"),
+      el("td", c.founders.map((f) => `${f.name} (${founderRole(f.role)})`).join(", ") || "—"),
     );
     const details = el("tr", null, "reasons");
     details.hidden = true;

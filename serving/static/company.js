@@ -92,7 +92,8 @@
     fact(profile, "company.founded_on", p.founded_on ? I18N.date(p.founded_on, "long") : null);
 
     const founders = $("founders");
-    founders.replaceChildren(...data.founders.map((f) => el("li", `${f.name} (${f.role})`)));
+    const role = (r) => (r === "founder" ? t("page.founder_role") : r); // the data layer's default
+    founders.replaceChildren(...data.founders.map((f) => el("li", `${f.name} (${role(f.role)})`)));
     if (!data.founders.length) founders.append(el("li", t("company.no_founders"), "muted"));
 
     const c = data.current;

@@ -155,3 +155,21 @@ def test_catalogue_route_is_public_and_rejects_unknown_languages(server: Server)
         assert answer.status_code == 200
         assert answer.json() == load_catalogue(lang)
     assert httpx.get(f"{server.url}/i18n/de.json", timeout=30).status_code == 404
+
+
+def test_company_page_of_a_computed_ranking_without_history(page, server: Server) -> None:
+    # This world was trained and promoted without the retrain chain: nothing published,
+    # no ranking logged, so the page has the current score but no earlier ranking, and
+    # "what changed" has nothing to compare with. Both say so, in French.
+    fr = load_catalogue("fr")
+    log_in(page, server.url, STAFF_KEY)
+    page.locator("#changes-caption", has_text=fr["changes.none"]).wait_for()
+    name = page.locator("#shortlist a.company-link").first.inner_text()
+    page.locator("#shortlist a.company-link").first.click()
+    page.locator("#company").wait_for(state="visible")
+    assert page.locator("#company-title").inner_text() == name
+    assert page.locator("#history tbody").inner_text().strip() == fr["company.history_empty"]
+    assert page.locator("#timeline tbody tr.event").count() >= 1
+    assert_accessible(page)
+    page.goto(page_url(server.url, "/company/no-such-org", "fr"))
+    page.locator("#company-status", has_text=fr["company.not_found"]).wait_for()
