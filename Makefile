@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
+.PHONY: help install vendor browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,7 +19,17 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install the pinned dependencies
+install: $(STAMP) vendor  ## Create .venv and install the pinned dependencies
+
+# Browser libraries from npm (package.json, package-lock.json), copied into the git-ignored
+# static vendor folder: the page and the standalone reports never fetch anything at run time.
+VENDOR := serving/static/vendor
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+$(VENDOR)/chart.umd.min.js: node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+vendor: $(VENDOR)/chart.umd.min.js  ## Install the npm packages and vendor Chart.js for the page
 
 # Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
 # offline. Installing a system package needs root (as on CI and the dev machines).

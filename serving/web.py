@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from talentmap.serving.answers import model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
+from talentmap.serving.report.routes import report_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
@@ -56,6 +57,7 @@ def build_web_app(served: Callable[[], Any]) -> Starlette:
             Route("/", index, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/filters", filters, methods=["GET"]),
+            *report_routes(served),  # the regional report (serving/report/routes.py)
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ]
     )
