@@ -117,6 +117,12 @@ def region_area(orgs: pd.DataFrame, region: str) -> Area:
     return Area(f"region:{region}", region, "region", FRANCE, frozenset(ids))
 
 
+def _label(cities: pd.Series) -> str:
+    """The commonest spelling of a city, a capitalised one first on a tie (London, not LONDON)."""
+    counts = cities.astype(str).str.strip().value_counts()
+    return min(counts.index, key=lambda name: (-counts[name], not name.istitle(), name))
+
+
 def foreign_hubs(orgs: pd.DataFrame, max_hubs: int, floor: int) -> list[Area]:
     """The largest cities outside France (known country and city), at least ``floor`` big.
 
@@ -135,7 +141,7 @@ def foreign_hubs(orgs: pd.DataFrame, max_hubs: int, floor: int) -> list[Area]:
         if size < floor or len(hubs) >= max_hubs:
             break
         members = groups.get_group((country, city_key))
-        label = members["city"].astype(str).str.strip().mode().iloc[0]
+        label = _label(members["city"])
         hubs.append(
             Area(
                 f"hub:{country}:{city_key}",
