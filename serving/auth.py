@@ -7,8 +7,9 @@ match, so timing says nothing about which entry matched).
 
 The middleware runs before BentoML's routing, so it guards BentoML's own routes too:
 
-- public: liveness/readiness (``/livez``, ``/healthz``, ``/readyz``), the web page shell
-  and its static files (they hold no data; the page asks for a key), and the OpenAPI
+- public: liveness/readiness (``/livez``, ``/healthz``, ``/readyz``), the web page shells
+  (``/``, ``/company/<org_id>``), their static files and translation catalogues
+  (``/i18n/<lang>.json``) (they hold no data; the page asks for a key), and the OpenAPI
   schema (``/docs.json``, ``/schema.json``: it describes the API, it holds no data);
 - ``/admin/...`` needs the admin role; everything else (``/shortlist``, ``/score``,
   ``/model``, ``/metrics``, ...) needs staff or admin;
@@ -39,7 +40,10 @@ from talentmap.settings.serving import ApiKeyEntry, Role
 PUBLIC_PATHS: frozenset[str] = frozenset(
     {"/livez", "/healthz", "/readyz", "/", "/index.html", "/docs.json", "/schema.json"}
 )
-PUBLIC_PREFIXES: tuple[str, ...] = ("/static/",)
+# The page shells and their assets hold no data (the page asks for a key, then fetches
+# the data from staff routes): the static files, the translation catalogues, and the
+# company page's shell (its data is ``/api/company/<org_id>``, staff).
+PUBLIC_PREFIXES: tuple[str, ...] = ("/static/", "/i18n/", "/company/")
 ADMIN_PREFIX = "/admin/"
 PRINCIPAL_KEY = "talentmap.principal"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

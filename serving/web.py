@@ -2,7 +2,7 @@
 
 BentoML's ``@bentoml.api`` routes are POST only, so the read-only GET routes live here:
 ``/`` (the page), ``/static/*`` (its assets, all local: nothing is fetched from the
-internet), ``/model`` (the champion and its ranking) and ``/filters`` (the regions and
+internet), ``/i18n/<lang>.json`` (the page's translation catalogue, ``translations.py``), ``/model`` (the champion and its ranking) and ``/filters`` (the regions and
 sectors the page offers). The guard middleware in front of the whole server checks keys;
 ``/model`` and ``/filters`` need the staff role, the page and its assets are public.
 """
@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from talentmap.serving.answers import model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
 from talentmap.serving.report.routes import report_routes
+from talentmap.serving.translations import LANGUAGES, catalogue_json
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
@@ -52,9 +53,23 @@ def build_web_app(served: Callable[[], Any]) -> Starlette:
             }
         )
 
+    async def catalogue(request: Request) -> Response:
+        lang = request.path_params["lang"]
+        if lang not in LANGUAGES:
+            return JSONResponse(
+                {"error": f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}"},
+                status_code=404,
+            )
+        return Response(
+            catalogue_json(lang),
+            media_type="application/json",
+            headers={"cache-control": "no-cache"},
+        )
+
     return Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
+            Route("/i18n/{lang}.json", catalogue, methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/filters", filters, methods=["GET"]),
             *report_routes(served),  # the regional report (serving/report/routes.py)

@@ -1,7 +1,10 @@
 // TalentMap web page: a tile-grid cartogram of the French regions and a filterable shortlist.
 // Everything is local; data is rendered with textContent only (never as HTML), and the API key
-// lives in sessionStorage (this tab only).
+// lives in sessionStorage (this tab only). Every text comes from the catalogue of the page's
+// language (i18n.js: I18N.t, and I18N.number / percent / date for fr-FR or en-GB formats).
 "use strict";
+
+const { t } = I18N;
 
 const KEY_STORAGE = "talentmap.apiKey";
 const INTERNATIONAL = "International";
@@ -28,6 +31,7 @@ function el(tag, text, className) {
 }
 
 class AuthError extends Error {}
+class ApiError extends Error {} // already in the page's language
 
 async function api(method, path, body) {
   const options = { method, headers: { Authorization: `Bearer ${state.key}` } };
@@ -37,14 +41,24 @@ async function api(method, path, body) {
   }
   const response = await fetch(path, options);
   if (response.status === 401 || response.status === 403) {
-    throw new AuthError(response.status === 401 ? "This key was refused." : "This key may not read shortlists.");
+    throw new AuthError(response.status === 401 ? t("error.key_refused") : t("error.key_forbidden"));
   }
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : "";
-    throw new Error(`${response.status}: ${data.error || "request failed"} ${detail}`.trim());
-  }
+  if (!response.ok) throw new ApiError(errorMessage(response.status, data));
   return data;
+}
+
+// The server's messages are English (the API keeps English); the page says what happened in
+// its own language, and keeps the server's words as the technical detail.
+function errorMessage(status, data) {
+  const known = {
+    400: "error.bad_request", 404: "error.not_found", 413: "error.too_large",
+    429: "error.rate_limited", 503: "error.not_ready",
+  };
+  const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : "";
+  const server = `${data.error || ""} ${detail}`.trim();
+  const text = t(known[status] || "error.request_failed", { status });
+  return server ? t("error.with_detail", { message: text, detail: server }) : text;
 }
 
 function showKeyPanel(message) {
@@ -91,9 +105,12 @@ function tile(region, counts, total, max) {
   node.setAttribute("role", "button");
   const count = counts[region] || 0;
   const share = total ? (100 * count) / total : 0;
-  node.append(el("span", region, "name"));
-  node.append(el("span", `${count} · ${share.toFixed(share && share < 10 ? 1 : 0)}%`, "figures"));
-  node.title = `${region}: ${count} of the top ${total} (${share.toFixed(1)}%)`;
+  const name = regionName(region);
+  node.append(el("span", name, "name"));
+  node.append(el("span", `${I18N.number(count)} · ${I18N.percent(share, share && share < 10 ? 1 : 0)}`, "figures"));
+  node.title = t("map.tile_title", { region: name, count: I18N.number(count), total: I18N.number(total), share: I18N.percent(share, 1) });
+  node.setAttribute("aria-label", node.title);
+  node.setAttribute("aria-pressed", String(Boolean(state.filters && state.filters.region === region)));
   const colour = shade(count, max);
   if (colour) {
     node.style.background = colour.color;
@@ -123,15 +140,22 @@ function renderMap() {
   }
   $("overseas").replaceChildren(...OVERSEAS.map((r) => tile(r, counts, total, max)));
   const unplaced = total - Object.values(counts).reduce((a, b) => a + b, 0);
-  const sector = state.filters && state.filters.sector ? ` in ${state.filters.sector}` : "";
+  const sector = state.filters && state.filters.sector;
+  const caption = sector
+    ? t("map.caption_sector", { total: I18N.number(total), sector })
+    : t("map.caption", { total: I18N.number(total) });
   $("map-caption").textContent =
-    `Number and share of the top ${total} candidates${sector} in each region` +
-    (unplaced > 0 ? ` (${unplaced} with no region known).` : ".");
+    caption + (unplaced > 0 ? " " + t("map.unplaced", { count: I18N.number(unplaced) }) : "");
+}
+
+// Region names are proper names, the same in both languages; only "International" is not.
+function regionName(region) {
+  return region === INTERNATIONAL ? t("region.international") : region;
 }
 
 function reasonItem(reason) {
   const item = el("li", reason.text, reason.contribution > 0 ? "up" : "down");
-  item.title = `${reason.feature}: contribution ${reason.contribution.toFixed(3)} (log-odds)`;
+  item.title = t("table.reason_title", { feature: reason.feature, contribution: I18N.number(reason.contribution, 3) });
   return item;
 }
 
@@ -143,15 +167,20 @@ function renderTable() {
     row.dataset.orgId = c.org_id;
     row.tabIndex = 0;
     const company = el("td");
-    company.append(el("div", c.name), el("div", `${c.org_id}${c.city ? " · " + c.city : ""}`, "small"));
-    if (c.promoted) row.title = "In the list by the regional floor";
+    const link = el("a", c.name, "company-link");
+    link.href = I18N.href(`/company/${encodeURIComponent(c.org_id)}`);
+    link.addEventListener("click", (e) => e.stopPropagation()); // follow the link, not the toggle
+    link.addEventListener("keydown", (e) => e.stopPropagation());
+    company.append(el("div", null, "name"), el("div", `${c.org_id}${c.city ? " · " + c.city : ""}`, "small"));
+    company.firstChild.append(link);
+    if (c.promoted) row.title = t("table.promoted");
     row.append(
-      el("td", c.promoted ? `${c.rank} ↑` : c.rank),
+      el("td", c.promoted ? `${I18N.number(c.rank)} ↑` : I18N.number(c.rank)),
       company,
-      el("td", c.region || "—"),
+      el("td", c.region ? regionName(c.region) : "—"),
       el("td", c.sector || "—"),
-      el("td", c.score.toFixed(3)),
-      el("td", c.percentile.toFixed(1)),
+      el("td", I18N.number(c.score, 3)),
+      el("td", I18N.number(c.percentile, 1)),
       el("td", c.founders.map((f) => `${f.name} (${f.role})`).join(", ") || "—"),
     );
     const details = el("tr", null, "reasons");
@@ -160,7 +189,7 @@ function renderTable() {
     cell.colSpan = 7;
     const list = el("ul");
     (c.reasons || []).forEach((r) => list.append(reasonItem(r)));
-    if (!list.children.length) list.append(el("li", "No single feature stood out."));
+    if (!list.children.length) list.append(el("li", t("table.no_reason")));
     cell.append(list);
     details.append(cell);
     const toggle = () => { details.hidden = !details.hidden; };
@@ -170,9 +199,10 @@ function renderTable() {
   }
   const f = state.filters;
   $("table-title").textContent =
-    `Shortlist: top ${state.candidates.length} of ${state.matching} matching` +
-    (f.region ? ` in ${f.region}` : "") + (f.sector ? ` · ${f.sector}` : "") +
-    (f.floor ? ` · at least ${f.floor} per region` : "");
+    t("table.title_counts", { shown: I18N.number(state.candidates.length), matching: I18N.number(state.matching) }) +
+    (f.region ? " " + t("table.in_region", { region: regionName(f.region) }) : "") +
+    (f.sector ? ` · ${f.sector}` : "") +
+    (f.floor ? " · " + t("table.floor", { floor: I18N.number(f.floor) }) : "");
 }
 
 function csvCell(value) {
@@ -182,9 +212,10 @@ function csvCell(value) {
 }
 
 function exportCsv() {
-  const header = ["rank", "org_id", "name", "region", "city", "sector", "score", "percentile",
-    "founders", "reason_1", "reason_2", "reason_3"];
-  const lines = [header.join(",")];
+  // Headers in the page's language; values stay machine-readable (dot decimals, ids).
+  const header = ["csv.rank", "csv.org_id", "csv.name", "csv.region", "csv.city", "csv.sector",
+    "csv.score", "csv.percentile", "csv.founders", "csv.reason_1", "csv.reason_2", "csv.reason_3"].map((key) => t(key));
+  const lines = [header.map(csvCell).join(",")];
   for (const c of state.candidates) {
     const reasons = (c.reasons || []).map((r) => r.text);
     lines.push([c.rank, c.org_id, c.name, c.region, c.city, c.sector, c.score.toFixed(4),
@@ -194,7 +225,7 @@ function exportCsv() {
   const blob = new Blob([lines.join("\n") + "\n"], { type: "text/csv;charset=utf-8" });
   const link = el("a");
   link.href = URL.createObjectURL(blob);
-  link.download = "talentmap-shortlist.csv";
+  link.download = t("csv.filename");
   document.body.append(link);
   link.click();
   link.remove();
@@ -204,7 +235,7 @@ function exportCsv() {
 async function refresh() {
   const filters = readFilters();
   state.filters = filters;
-  $("status").textContent = "Loading…";
+  $("status").textContent = t("status.loading");
   try {
     const table = await api("POST", "/shortlist", shortlistBody(filters, true));
     // The map shows where the top k are, so it ignores the region filter.
@@ -219,7 +250,8 @@ async function refresh() {
     renderMap();
     renderTable();
     const l = table.lineage;
-    $("status").textContent = `${table.total_candidates} candidates ranked · model v${l.model_version}`;
+    $("status").textContent = t("status.ranked", { count: I18N.number(table.total_candidates), version: l.model_version });
+    if (window.Changes) window.Changes.refresh(state, api);
   } catch (error) {
     if (error instanceof AuthError) return forgetKey(error.message);
     $("status").textContent = error.message;
@@ -230,24 +262,25 @@ async function start() {
   try {
     const [model, filters] = await Promise.all([api("GET", "/model"), api("GET", "/filters")]);
     const region = $("f-region");
-    region.replaceChildren(el("option", "All regions"));
+    region.replaceChildren(el("option", t("page.filters.all_regions")));
     region.firstChild.value = "";
-    for (const name of filters.regions) region.append(new Option(name, name));
+    for (const name of filters.regions) region.append(new Option(regionName(name), name));
     const sector = $("f-sector");
-    sector.replaceChildren(el("option", "All sectors"));
+    sector.replaceChildren(el("option", t("page.filters.all_sectors")));
     sector.firstChild.value = "";
     for (const name of filters.sectors) sector.append(new Option(name, name));
     const r = model.ranking;
     $("model-info").textContent =
-      `${model.model_name} v${model.version} · run ${model.run_id || "?"} · ` +
-      `as of ${r.as_of} · features ${r.feature_snapshot_id || "?"}` +
-      (model.warning ? ` · ⚠ ${model.warning}` : "");
+      t("model.info", {
+        name: model.model_name, version: model.version, run: model.run_id || "?",
+        as_of: I18N.date(r.as_of), features: r.feature_snapshot_id || "?",
+      }) + (model.warning ? ` · ⚠ ${t("model.warning")} (${model.warning})` : "");
     $("key-panel").hidden = true;
     $("app").hidden = false;
     await refresh();
   } catch (error) {
     if (error instanceof AuthError) return forgetKey(error.message);
-    showKeyPanel(`The service is not ready: ${error.message}`);
+    showKeyPanel(error instanceof ApiError ? error.message : t("error.service_not_ready", { message: error.message }));
   }
 }
 
@@ -264,7 +297,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("f-region").addEventListener("change", refresh);
   $("f-sector").addEventListener("change", refresh);
   $("export-csv").addEventListener("click", exportCsv);
-  $("forget-key").addEventListener("click", () => forgetKey("Key forgotten."));
+  $("forget-key").addEventListener("click", () => forgetKey(t("page.key.forgotten")));
   state.key = sessionStorage.getItem(KEY_STORAGE);
-  if (state.key) start(); else showKeyPanel();
+  I18N.ready.then(() => { if (state.key) start(); else showKeyPanel(); });
 });

@@ -1,33 +1,32 @@
 """The web page at ``/`` in headless Chromium (Debian's, driven by Playwright).
 
 The page loads from the real server, asks for the API key, shows every region on the
-map, and filtering by a region updates the table (and the selected tile). A screenshot is
-written to the test's temporary folder for a human look.
+map, and filtering by a region updates the table (and the selected tile); that flow runs
+in English (``?lang=en``). The page is French by default, the English switch is
+remembered by the browser, ``?lang=`` forces a language, and axe-core finds no serious or
+critical violation in either language. The harness (``browser.py``) refuses any request
+outside the server and any JavaScript error; screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import (
+    assert_accessible,
+    browser_page,
+    log_in,
+    page_url,
+    save_screenshot,
+    tab_to,
+)
 from test_serving_world import STAFF_KEY, Server, serving_server
 
 from talentmap.serving.regions import MAP_REGIONS
+from talentmap.serving.translations import load_catalogue
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -37,34 +36,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture()
 def page(server: Server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        # Only the server itself may be contacted: anything else would be a CDN leak.
-        outside: list[str] = []
-
-        def guard(route, request) -> None:
-            if request.url.startswith(server.url):
-                route.continue_()
-            else:
-                outside.append(request.url)
-                route.abort()
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with browser_page(server.url) as page:
         yield page
-        assert not outside, f"the page tried to reach {outside}"
-        assert not errors, f"JavaScript errors: {errors}"
-        browser.close()
 
 
 def test_page_asks_for_key_then_filters_by_region(page, server: Server, tmp_path: Path) -> None:
-    page.goto(server.url + "/")
+    page.goto(page_url(server.url, "/", "en"))
     key_input = page.locator("#api-key")
     key_input.wait_for(state="visible")
     assert page.locator("#app").is_hidden()
@@ -85,7 +62,7 @@ def test_page_asks_for_key_then_filters_by_region(page, server: Server, tmp_path
     assert sum(int(text.split(" ")[0]) for text in counts) > 0
     rows = page.locator("#shortlist tbody tr.row")
     assert rows.count() == 50
-    page.screenshot(path=str(tmp_path / "talentmap-all.png"), full_page=True)
+    save_screenshot(page, "talentmap-all-en")
 
     # Filter on the region holding the most top candidates, through the select.
     region = max(
@@ -118,4 +95,63 @@ def test_page_asks_for_key_then_filters_by_region(page, server: Server, tmp_path
     lines = csv_path.read_text(encoding="utf-8").strip().splitlines()
     assert lines[0].startswith("rank,org_id,name") and len(lines) == 4
 
-    page.screenshot(path=str(tmp_path / "talentmap-region.png"), full_page=True)
+    save_screenshot(page, "talentmap-region-en")
+
+
+def test_french_by_default_english_remembered_and_lang_forced(page, server: Server) -> None:
+    fr, en = load_catalogue("fr"), load_catalogue("en")
+    log_in(page, server.url, STAFF_KEY)
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    assert page.locator("#filters button[type=submit]").inner_text() == fr["page.filters.apply"]
+    assert page.locator("#shortlist th").nth(1).inner_text() == fr["page.table.company"]
+    # fr-FR numbers: a decimal comma in the score column.
+    score = page.locator("#shortlist tbody tr.row td:nth-child(5)").first.inner_text()
+    assert "," in score and "." not in score
+    assert page.locator("#table-title").inner_text().startswith("Liste restreinte")
+    assert_accessible(page)
+    # Every key control is reachable with the keyboard alone.
+    for selector in (
+        "[data-lang-switch=en]",
+        "#f-region",
+        "#f-k",
+        "#export-csv",
+        ".tile",
+        "#shortlist a.company-link",
+    ):
+        tab_to(page, selector, max_tabs=120)
+    save_screenshot(page, "talentmap-main-fr")
+
+    # The switch: English now, and after a reload (remembered in localStorage)...
+    page.locator("[data-lang-switch=en]").click()
+    page.locator("#filters button[type=submit]", has_text=en["page.filters.apply"]).wait_for()
+    assert page.evaluate("localStorage.getItem('talentmap.lang')") == "en"
+    assert page.evaluate("sessionStorage.getItem('talentmap.apiKey')") == STAFF_KEY
+    page.reload()
+    page.locator("#shortlist tbody tr.row").first.wait_for()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    score = page.locator("#shortlist tbody tr.row td:nth-child(5)").first.inner_text()
+    assert "." in score and "," not in score
+    assert page.locator("[data-lang-switch=en]").get_attribute("aria-pressed") == "true"
+    assert_accessible(page)
+    save_screenshot(page, "talentmap-main-en")
+
+    # ...unless the address forces a language.
+    page.goto(page_url(server.url, "/", "fr"))
+    page.locator("#shortlist tbody tr.row").first.wait_for()
+    assert page.locator("#filters button[type=submit]").inner_text() == fr["page.filters.apply"]
+    assert page.evaluate("localStorage.getItem('talentmap.lang')") == "en"  # not overwritten
+    # Error messages are translated: a refused key, in French.
+    page.locator("#forget-key").click()
+    page.locator("#api-key").fill("wrong-key")
+    page.locator("#key-form button[type=submit]").click()
+    page.locator("#key-error", has_text=fr["error.key_refused"]).wait_for()
+
+
+def test_catalogue_route_is_public_and_rejects_unknown_languages(server: Server) -> None:
+    import httpx
+
+    for lang in ("fr", "en"):
+        answer = httpx.get(f"{server.url}/i18n/{lang}.json", timeout=30)
+        assert answer.status_code == 200
+        assert answer.json() == load_catalogue(lang)
+    assert httpx.get(f"{server.url}/i18n/de.json", timeout=30).status_code == 404
