@@ -65,13 +65,9 @@ def report_region_command(
     from talentmap.serving.inputs import InputsUnavailableError
     from talentmap.serving.regions import FRENCH_REGIONS
     from talentmap.serving.report.aggregate import build_report
-    from talentmap.serving.report.render import (
-        LANGUAGES,
-        read_chart_library,
-        render_csv,
-        render_html,
-    )
+    from talentmap.serving.report.render import read_chart_library, render_csv, render_html
     from talentmap.serving.report.source import load_source, published_ranked
+    from talentmap.serving.translations import LANGUAGES
     from talentmap.settings import get_settings
 
     if lang not in LANGUAGES:

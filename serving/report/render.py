@@ -1,7 +1,8 @@
 """The regional report as files: a standalone HTML page (charts and their library inlined,
 no external URL) and a CSV of every figure, in French (default) or English.
 
-Strings come from the page's own catalogue fragments (``serving/i18n/<lang>/report.json``),
+Strings come from the page's own catalogue (the ``report.*`` keys of
+``serving/i18n/<lang>/report.json``, merged by ``serving/translations.py``),
 so the page, the file and the CSV headers say the same thing. The HTML's tables are
 rendered here, so they read without JavaScript; the charts are drawn by the same script
 the page uses (``static/report-charts.js``) and Chart.js from the vendor folder that
@@ -22,14 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from talentmap.serving.report.aggregate import INDICATOR_KEYS, INDICATORS, report_rows
+from talentmap.serving.translations import DEFAULT_LANGUAGE, load_catalogue
 
 SERVING_DIR = Path(__file__).resolve().parent.parent
-I18N_DIR = SERVING_DIR / "i18n"
 STATIC_DIR = SERVING_DIR / "static"
 CHART_LIBRARY = STATIC_DIR / "vendor" / "chart.umd.min.js"
 CHART_SCRIPT = STATIC_DIR / "report-charts.js"
-LANGUAGES: tuple[str, ...] = ("fr", "en")
-DEFAULT_LANGUAGE = "fr"
 LOCALES = {"fr": "fr-FR", "en": "en-GB"}
 CSV_FIELDS: tuple[str, ...] = ("area", "area_kind", "indicator", "label", "year", "status", "value")
 # Spreadsheets run cells that start with these as formulas (area labels are source text).
@@ -38,10 +37,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
-    path = I18N_DIR / lang / "report.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The page's whole catalogue for ``lang`` (the report's keys are ``report.*``)."""
+    return load_catalogue(lang)
 
 
 def t(lang: str, key: str, **params: Any) -> str:

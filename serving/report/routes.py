@@ -24,14 +24,9 @@ from starlette.routing import Route
 
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.report.aggregate import build_report
-from talentmap.serving.report.render import (
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
-    read_chart_library,
-    render_csv,
-    render_html,
-)
+from talentmap.serving.report.render import read_chart_library, render_csv, render_html
 from talentmap.serving.report.source import ReportSource, load_source, ranked_from_ranking
+from talentmap.serving.translations import DEFAULT_LANGUAGE, LANGUAGES
 from talentmap.settings import get_settings
 
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
