@@ -13,6 +13,7 @@ computed off the event loop.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -49,7 +50,8 @@ class _SourceCache:
 
 
 def _filename(region: str, as_of: str, suffix: str) -> str:
-    plain = "".join(ch if ch.isalnum() else "-" for ch in region.encode("ascii", "ignore").decode())
+    ascii_name = unicodedata.normalize("NFKD", region).encode("ascii", "ignore").decode()
+    plain = "".join(ch if ch.isalnum() else "-" for ch in ascii_name)
     return f"talentmap-report-{plain.strip('-').lower()}-{as_of}.{suffix}"
 
 
