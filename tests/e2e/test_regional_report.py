@@ -24,6 +24,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import httpx
 import pytest
 from browser import assert_accessible, browser_page, log_in, save_screenshot, tab_to
 from test_serving_world import STAFF_KEY, WORLD_SEED, Server, serving_server
@@ -89,7 +90,7 @@ def embedded_report(text: str) -> dict:
         r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S
     )
     assert found, "the report's data is not embedded"
-    return json.loads(found.group(1).replace("<\\/", "</"))
+    return json.loads(found.group(1).replace("<\\/", "</"))["report"]
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
@@ -147,7 +148,8 @@ def test_the_cli_refuses_an_unknown_region_and_language(
     published_home: Path, tmp_path: Path
 ) -> None:
     done = run_report(published_home, "--region", "Occitania", "--out", str(tmp_path / "r.html"))
-    assert done.returncode == 2 and "18 official region names" in done.stderr
+    said = re.sub(r"[\s│]+", " ", done.stderr)  # rich wraps the message in a box
+    assert done.returncode == 2 and "not one of the 18 official region names" in said
     done = run_report(
         published_home, "--region", REGION, "--out", str(tmp_path / "r.html"), "--lang", "de"
     )
@@ -203,3 +205,23 @@ def test_the_page_opens_and_downloads_a_regional_report(
     header = next(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8"))))
     assert header[0] == catalogue["report.area"]
     assert len(csv_file.read_text(encoding="utf-8").splitlines()) == 1 + len(report_rows(report))
+
+
+def test_the_report_route_needs_a_key_and_a_known_region(server: Server) -> None:
+    staff = {"Authorization": f"Bearer {STAFF_KEY}"}
+    assert httpx.get(f"{server.url}/report/region", params={"region": REGION}).status_code == 401
+    bad = httpx.get(f"{server.url}/report/region", params={"region": "Occitania"}, headers=staff)
+    assert bad.status_code == 400 and "18 official" in bad.json()["error"]
+    bad = httpx.get(
+        f"{server.url}/report/region.csv", params={"region": REGION, "lang": "de"}, headers=staff
+    )
+    assert bad.status_code == 400
+    good = httpx.get(
+        f"{server.url}/report/region", params={"region": REGION}, headers=staff, timeout=120
+    )
+    assert good.status_code == 200
+    body = good.json()
+    # The served ranking's lineage, and the figures of the region then the hubs.
+    assert body["lineage"]["ranking_id"] and body["lineage"]["lake_snapshot_id"]
+    assert body["areas"][0]["kind"] == "region" and body["areas"][0]["label"] == REGION
+    assert body["areas"][0]["top_k"]["status"] == "ok"
