@@ -67,6 +67,7 @@ class _Runtime:
     """
 
     state: ServingState | None = None
+    audit: AuditLog | None = None
 
     def served(self) -> Served | None:
         return self.state.current() if self.state is not None else None
@@ -169,7 +170,7 @@ def _workers() -> int:
     traffic={"timeout": 300},
     metrics={"enabled": True},
 )
-@bentoml.asgi_app(build_web_app(RUNTIME.served), path="/")
+@bentoml.asgi_app(build_web_app(RUNTIME.served, lambda: RUNTIME.audit), path="/")
 class TalentMapService:
     """Ranked, explained shortlists of promising young companies."""
 
@@ -179,6 +180,7 @@ class TalentMapService:
         self.state = ServingState(settings, self.config)
         self.audit = AuditLog(settings.path(self.config.audit_log))
         RUNTIME.state = self.state
+        RUNTIME.audit = self.audit
         self.state.start()
 
     def __is_ready__(self) -> bool:

@@ -3,8 +3,10 @@
 BentoML's ``@bentoml.api`` routes are POST only, so the read-only GET routes live here:
 ``/`` (the page), ``/static/*`` (its assets, all local: nothing is fetched from the
 internet), ``/i18n/<lang>.json`` (the page's translation catalogue, ``translations.py``), ``/model`` (the champion and its ranking) and ``/filters`` (the regions and
-sectors the page offers). The guard middleware in front of the whole server checks keys;
-``/model`` and ``/filters`` need the staff role, the page and its assets are public.
+sectors the page offers), ``/company/<org_id>`` (the company page's shell) and the JSON
+behind the pages, ``/api/company/<org_id>`` and ``/api/changes`` (``web_pages.py``). The
+guard middleware in front of the whole server checks keys; ``/model``, ``/filters`` and
+``/api/*`` need the staff role, the page shells, their assets and catalogues are public.
 """
 
 from __future__ import annotations
@@ -23,16 +25,22 @@ from talentmap.serving.answers import model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
 from talentmap.serving.report.routes import report_routes
 from talentmap.serving.translations import LANGUAGES, catalogue_json
+from talentmap.serving.web_pages import changes_route, company_data_route
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 
 
-def build_web_app(served: Callable[[], Any]) -> Starlette:
-    """``served`` returns the current ``Served`` (or None while loading)."""
+def build_web_app(served: Callable[[], Any], audit: Callable[[], Any] | None = None) -> Starlette:
+    """``served`` returns the current ``Served`` (or None while loading); ``audit`` the
+    service's ``AuditLog`` (company pages are audited like shortlists)."""
 
     async def index(_: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
+
+    async def company_page(_: Request) -> Response:
+        # The shell only (public, like /): it asks for the key, then fetches the data.
+        return FileResponse(STATIC_DIR / "company.html", headers={"cache-control": "no-store"})
 
     async def model(_: Request) -> Response:
         current = served()
@@ -70,6 +78,9 @@ def build_web_app(served: Callable[[], Any]) -> Starlette:
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/i18n/{lang}.json", catalogue, methods=["GET"]),
+            Route("/company/{org_id}", company_page, methods=["GET"]),
+            Route("/api/company/{org_id}", company_data_route(served, audit), methods=["GET"]),
+            Route("/api/changes", changes_route(served), methods=["GET"]),
             Route("/model", model, methods=["GET"]),
             Route("/filters", filters, methods=["GET"]),
             *report_routes(served),  # the regional report (serving/report/routes.py)

@@ -109,7 +109,6 @@ function tile(region, counts, total, max) {
   node.append(el("span", name, "name"));
   node.append(el("span", `${I18N.number(count)} · ${I18N.percent(share, share && share < 10 ? 1 : 0)}`, "figures"));
   node.title = t("map.tile_title", { region: name, count: I18N.number(count), total: I18N.number(total), share: I18N.percent(share, 1) });
-  node.setAttribute("aria-label", node.title);
   node.setAttribute("aria-pressed", String(Boolean(state.filters && state.filters.region === region)));
   const colour = shade(count, max);
   if (colour) {
@@ -148,6 +147,12 @@ function renderMap() {
     caption + (unplaced > 0 ? " " + t("map.unplaced", { count: I18N.number(unplaced) }) : "");
 }
 
+// A founder's title is the source's own words ("CEO", "Président"); only the default role
+// the data layer gives a founder without a title is ours to translate.
+function founderRole(role) {
+  return role === "founder" ? t("page.founder_role") : role;
+}
+
 // Region names are proper names, the same in both languages; only "International" is not.
 function regionName(region) {
   return region === INTERNATIONAL ? t("region.international") : region;
@@ -181,7 +186,7 @@ function renderTable() {
       el("td", c.sector || "—"),
       el("td", I18N.number(c.score, 3)),
       el("td", I18N.number(c.percentile, 1)),
-      el("td", c.founders.map((f) => `${f.name} (${f.role})`).join(", ") || "—"),
+      el("td", c.founders.map((f) => `${f.name} (${founderRole(f.role)})`).join(", ") || "—"),
     );
     const details = el("tr", null, "reasons");
     details.hidden = true;
@@ -251,7 +256,7 @@ async function refresh() {
     renderTable();
     const l = table.lineage;
     $("status").textContent = t("status.ranked", { count: I18N.number(table.total_candidates), version: l.model_version });
-    if (window.Changes) window.Changes.refresh(state, api);
+    if (window.Changes) window.Changes.refresh(state);
     if (window.Report) window.Report.refresh(state, api);
   } catch (error) {
     if (error instanceof AuthError) return forgetKey(error.message);

@@ -86,6 +86,14 @@ const I18N = (() => {
     return new Intl.DateTimeFormat(locale, options).format(day);
   }
 
+  // plural(n, "key.one", "key.other", params): the form the language's plural rules pick
+  // (French: 0 and 1 are singular; English: only 1). {count} is n, formatted.
+  const plurals = new Intl.PluralRules(locale);
+  function plural(count, one, other, params) {
+    const key = plurals.select(Number(count)) === "one" ? one : other;
+    return t(key, Object.assign({ count: number(count) }, params || {}));
+  }
+
   function apply(root) {
     const scope = root || document;
     scope.querySelectorAll("[data-i18n]").forEach((node) => {
@@ -139,6 +147,6 @@ const I18N = (() => {
       return undefined;
     });
 
-  return { lang, locale, languages: LANGUAGES, ready, t, number, percent, money, date, apply, setLang, href };
+  return { lang, locale, languages: LANGUAGES, ready, t, plural, number, percent, money, date, apply, setLang, href };
 })();
 window.I18N = I18N;

@@ -133,6 +133,15 @@ class ServingConfig(BaseModel):
         "published or a subject forgotten (two stat calls); 0 checks on every request.",
     )
 
+    mlflow_ui_url: str | None = Field(
+        None,
+        description="Base URL of the MLflow UI the company page links runs to (e.g. "
+        "https://mlflow.example.org); unset: http://<tracking.ui_host>:<tracking.ui_port>.",
+    )
+    changes_k: int = Field(
+        10, ge=1, le=1000, description="Default top k that 'what changed' compares per region."
+    )
+
     def serving_date(self, snapshot_date: date, today: date | None = None) -> date:
         """The date candidates are ranked at ("now", issue 6), by ``as_of``: the service
         and the retrain chain's batch ranking both ask here."""
