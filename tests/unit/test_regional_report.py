@@ -339,3 +339,21 @@ def test_csv_headers_are_translated(generated: dict[str, pd.DataFrame]) -> None:
     fr = render_csv(report, "fr").splitlines()[0]
     en = render_csv(report, "en").splitlines()[0]
     assert fr.startswith("Zone,Type de zone") and en.startswith("Area,Area kind")
+
+
+def test_source_text_is_escaped_in_the_html_and_neutralised_in_the_csv() -> None:
+    orgs = _orgs()
+    orgs["city"] = orgs["city"][:8] + ["=HYPERLINK(1)"] * 4 + ["<b>x</b>"] * 2 + [""]
+    orgs["country"] = [*orgs["country"][:12], "GB", "GB", ""]
+    report = build_report(
+        _typed({"organizations": orgs, "funding_rounds": _rounds([])}),
+        "Occitanie",
+        AS_OF,
+        CONFIG.model_copy(update={"min_group_size": 2}),
+    )
+    labels = [a["label"] for a in report["areas"]]
+    assert "=HYPERLINK(1) (GB)" in labels and "<b>x</b> (GB)" in labels
+    html = render_html(report, "en")
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt; (GB)" in html
+    cells = [line.split(",")[0] for line in render_csv(report, "en").splitlines()[1:]]
+    assert "'=HYPERLINK(1) (GB)" in cells and "=HYPERLINK(1) (GB)" not in cells
