@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from talentmap.errors import StorageError
+from talentmap.serving.inputs import InputsUnavailableError
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.report.aggregate import build_report
 from talentmap.serving.report.render import read_chart_library, render_csv, render_html
@@ -93,18 +95,28 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
             )
         return region, lang
 
+    async def computed(region: str) -> dict[str, Any] | Response:
+        try:
+            return await run_in_threadpool(compute, region)
+        except (InputsUnavailableError, StorageError, OSError) as exc:
+            # The lake behind the ranking cannot be read: a 503 with the reason, not a 500.
+            return JSONResponse({"error": f"the report's data cannot be read: {exc}"}, 503)
+
     async def report_json(request: Request) -> Response:
         ok = checked(request)
         if isinstance(ok, Response):
             return ok
-        return JSONResponse(await run_in_threadpool(compute, ok[0]))
+        report = await computed(ok[0])
+        return report if isinstance(report, Response) else JSONResponse(report)
 
     async def report_file(request: Request) -> Response:
         ok = checked(request)
         if isinstance(ok, Response):
             return ok
         region, lang = ok
-        report = await run_in_threadpool(compute, region)
+        report = await computed(region)
+        if isinstance(report, Response):
+            return report
         as_html = request.url.path.endswith(".html")
         if as_html:
             body = render_html(
