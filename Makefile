@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install browser-tools browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
+.PHONY: help install vendor browser-tools browser servers demo test test-fast lint bench serve mlflow-ui stop prod-up prod-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,16 +20,24 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP) $(AXE)  ## Create .venv and install the pinned dependencies (and axe-core)
+install: $(STAMP) $(AXE) vendor  ## Create .venv and install the pinned dependencies (and the npm packages)
 
 # axe-core (the accessibility checker the browser tests run inside the page) comes from
-# npm, pinned by package-lock.json; node_modules/ is git-ignored. Nothing from npm is served.
+# npm, pinned by package-lock.json; node_modules/ is git-ignored. axe-core is never served.
 $(AXE): package.json package-lock.json
 	@command -v npm >/dev/null || (echo "Installing npm (Debian package) for axe-core"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(AXE)
 browser-tools: $(AXE)  ## npm ci: axe-core for the browser tests' accessibility checks
+
+# Chart.js (the report's charts), from the same npm ci, copied into the git-ignored static
+# vendor folder: the page and the standalone reports never fetch anything at run time.
+VENDOR := serving/static/vendor
+$(VENDOR)/chart.umd.min.js: $(AXE)
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+vendor: $(VENDOR)/chart.umd.min.js  ## Vendor Chart.js for the page and the reports (npm ci first)
 
 # Browser tests drive Debian's Chromium: Playwright's own browser download cannot work
 # offline. Installing a system package needs root (as on CI and the dev machines).

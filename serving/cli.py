@@ -10,6 +10,7 @@ import typer
 
 from talentmap.serving.commands.changes import changes_command
 from talentmap.serving.commands.keys import keys_hash, keys_new
+from talentmap.serving.commands.report import report_region_command
 from talentmap.serving.commands.serve import serve_command
 from talentmap.serving.commands.shortlist import shortlist_command
 
@@ -24,3 +25,9 @@ app.command("serve", rich_help_panel=SERVICE)(serve_command)
 app.command("shortlist", rich_help_panel=SERVICE)(shortlist_command)
 app.command("changes", rich_help_panel=SERVICE)(changes_command)
 app.add_typer(keys_app, name="keys", rich_help_panel=SERVICE)
+
+report_app = typer.Typer(
+    help="Reports for mission staff: the regional ecosystem report.", no_args_is_help=True
+)
+report_app.command("region")(report_region_command)
+app.add_typer(report_app, name="report", rich_help_panel=SERVICE)

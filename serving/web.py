@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from talentmap.serving.answers import model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
+from talentmap.serving.report.routes import report_routes
 from talentmap.serving.translations import LANGUAGES, catalogue_json
 from talentmap.serving.watch_routes import watch_routes
 from talentmap.serving.web_pages import changes_route, company_data_route
@@ -90,6 +91,7 @@ def build_web_app(
             Route("/model", model, methods=["GET"]),
             Route("/filters", filters, methods=["GET"]),
             *watch_routes(fresh or served),
+            *report_routes(served),  # the regional report (serving/report/routes.py)
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         ]
     )

@@ -47,6 +47,7 @@ TABLES: tuple[str, ...] = (
     "job_postings",
     "exits",
     "opt_outs",
+    "jei_status",
 )
 REQUIRED_TABLES: tuple[str, ...] = ("organizations", "funding_rounds")
 
@@ -195,6 +196,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("headcount", "org_id", "organizations", "org_id"),
     ForeignKey("job_postings", "org_id", "organizations", "org_id"),
     ForeignKey("exits", "org_id", "organizations", "org_id"),
+    ForeignKey("jei_status", "org_id", "organizations", "org_id"),
     ForeignKey("opt_outs", "subject_id", "people", "person_id", when=("subject_kind", "person")),
     ForeignKey("opt_outs", "subject_id", "organizations", "org_id", when=("subject_kind", "org")),
 )
@@ -291,6 +293,16 @@ ROW_RULES: dict[str, tuple[RowRule, ...]] = {
             "ended_on",
             _ordered("started_on", "ended_on"),
             "ended_on is before the start date started_on",
+        ),
+    ),
+    "jei_status": (
+        # granted_on is required, so the optional end date is the one in doubt.
+        RowRule(
+            "date_order",
+            ("granted_on", "ended_on"),
+            "ended_on",
+            _ordered("granted_on", "ended_on"),
+            "ended_on is before the grant date granted_on",
         ),
     ),
     "publications": (
@@ -415,6 +427,13 @@ def _build_columns() -> dict[str, dict[str, pa.Column]]:
             "subject_kind": _column(_ENUM, "person or org.", values=SUBJECT_KINDS),
             "subject_id": _column(_ID, "person_id or org_id, according to subject_kind."),
             "since": _column(_DATE, "Date the opt-out was recorded."),
+        },
+        # Jeune Entreprise Innovante: a dated status (issue 11). Optional: a source that
+        # does not know it leaves the table out, and reports say "not in the data".
+        "jei_status": {
+            "org_id": _column(_ID, f"The organisation ({org})."),
+            "granted_on": _column(_DATE, "Start of the JEI status (first year it applied)."),
+            "ended_on": _column(_DATE, "End of the JEI status, if it ended.", required=False),
         },
     }
 

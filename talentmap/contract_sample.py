@@ -104,6 +104,11 @@ def sample_tables() -> dict[str, pd.DataFrame]:
             "subject_id": ["p3", "o4"],
             "since": ["2024-01-01", "2024-05-01"],
         },
+        "jei_status": {
+            "org_id": ["o1", "o2"],
+            "granted_on": ["2020-01-01", "2021-01-01"],
+            "ended_on": ["", "2023-12-31"],
+        },
     }
     return {name: pd.DataFrame(cols, dtype=object) for name, cols in t.items()}
 

@@ -257,6 +257,7 @@ async function refresh() {
     const l = table.lineage;
     $("status").textContent = t("status.ranked", { count: I18N.number(table.total_candidates), version: l.model_version });
     if (window.Changes) window.Changes.refresh(state);
+    if (window.Report) window.Report.refresh(state, api);
   } catch (error) {
     if (error instanceof AuthError) return forgetKey(error.message);
     $("status").textContent = error.message;

@@ -27,6 +27,7 @@ from talentmap.generate.oracle import oracle_rows
 from talentmap.generate.outcomes import IPO, NEVER, simulate
 from talentmap.generate.people import GENDERS, ROLES, TITLES, draw_people_and_roles
 from talentmap.generate.programs import (
+    JEI,
     PROGRAM_IDS,
     PROGRAM_KIND,
     PROGRAM_KINDS,
@@ -263,6 +264,15 @@ def generate_chunk(
         "program_kind": arrow.categorical(PROGRAM_KIND[members.program[mk]], PROGRAM_KINDS),
         "started_on": arrow.dates(prog_start[mk]),
         "ended_on": arrow.dates(prog_end[mk]),
+    }
+    # JEI status is the JEI programme membership the world already draws, written also as
+    # the contract's dated jei_status table: no extra random draw, so other tables are
+    # unchanged and the status rate stays the programme's (R&D-intensive French companies).
+    jk_mask = mk & (members.program == JEI)
+    tables["jei_status"] = {
+        "org_id": org_col(members.org[jk_mask]),
+        "granted_on": arrow.dates(prog_start[jk_mask]),
+        "ended_on": arrow.dates(prog_end[jk_mask]),
     }
     tables["publications"] = {
         "pub_id": arrow.identifiers("pub-", pub_num[pub_keep], PUB_ID_WIDTH),

@@ -89,6 +89,7 @@ TABLES: dict[str, pa.Schema] = {
     "job_postings": pa.schema([("org_id", _S), ("posted_on", _D), ("category", _S)]),
     "exits": pa.schema([("org_id", _S), ("exit_kind", _S), ("exited_on", _D), ("amount_eur", _F)]),
     "opt_outs": pa.schema([("subject_kind", _S), ("subject_id", _S), ("since", _D)]),
+    "jei_status": pa.schema([("org_id", _S), ("granted_on", _D), ("ended_on", _D)]),
 }
 
 ORACLE_SCHEMA = pa.schema([("org_id", _S), ("as_of", _D), ("p_true", pa.float32())])

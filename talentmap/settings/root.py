@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from talentmap.policy import DEFAULT_POLICY, Policy
 from talentmap.settings.privacy import PrivacyConfig
+from talentmap.settings.report import ReportConfig
 from talentmap.settings.serving import ServingConfig
 from talentmap.settings.tracking import TrackingConfig
 from talentmap.settings.training import FairnessConfig, RetrainConfig, TrainingConfig
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     tune: TuneConfig = TuneConfig()
     fairness: FairnessConfig = FairnessConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    report: ReportConfig = ReportConfig()
 
     @classmethod
     def settings_customise_sources(

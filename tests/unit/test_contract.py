@@ -41,6 +41,8 @@ ISSUE_COLUMNS = {
     "job_postings": ["org_id", "posted_on", "category"],
     "exits": ["org_id", "exit_kind", "exited_on", "amount_eur"],
     "opt_outs": ["subject_kind", "subject_id", "since"],
+    # issue 11: the JEI status, dated and optional
+    "jei_status": ["org_id", "granted_on", "ended_on"],
 }
 
 CONVENTION_DATES = {
@@ -56,6 +58,7 @@ CONVENTION_DATES = {
     "posted_on",
     "exited_on",
     "since",
+    "granted_on",
 }
 
 
@@ -229,6 +232,7 @@ REFERENCES = [
     ("headcount", "org_id", "organizations", "org_id", None),
     ("job_postings", "org_id", "organizations", "org_id", None),
     ("exits", "org_id", "organizations", "org_id", None),
+    ("jei_status", "org_id", "organizations", "org_id", None),
     ("opt_outs", "subject_id", "people", "person_id", ("subject_kind", "person")),
     ("opt_outs", "subject_id", "organizations", "org_id", ("subject_kind", "org")),
 ]
@@ -237,6 +241,7 @@ ROW_RULES = {
     ("organizations", "date_order", "founded_on"),
     ("roles", "date_order", "started_on"),
     ("programs", "date_order", "ended_on"),
+    ("jei_status", "date_order", "ended_on"),
     ("publications", "publication_subject", "person_id/org_id"),
 }
 COLUMN_RULES = {
@@ -281,6 +286,8 @@ COLUMN_RULES = {
     ("opt_outs", "subject_kind"): {"required_value", "enum"},
     ("opt_outs", "subject_id"): {"required_value"},
     ("opt_outs", "since"): {"required_value"},
+    ("jei_status", "org_id"): {"required_value"},
+    ("jei_status", "granted_on"): {"required_value"},
 }
 
 
