@@ -127,6 +127,11 @@ def shared_store_overlay(settings: Settings, raw: dict[str, Any]) -> dict[str, A
                 FEAST_REDIS_URL_VAR, "features.online_store = redis"
             ),
         }
+    if features.engine == "spark":
+        # Historical retrieval on Spark, over the same Parquet tables (SparkSources).
+        from talentmap.features.spark_build import spark_conf
+
+        out["offline_store"] = {"type": "spark", "spark_conf": spark_conf(features.spark)}
     out["project"] = project_name(settings, str(raw.get("project", "talentmap")))
     return out
 
@@ -189,7 +194,7 @@ def apply(settings: Settings) -> FeatureStore:
             " (run `talentmap features build` first)"
         )
     store = open_store(settings)
-    store.apply(repo_objects(settings.feature_tables_dir))
+    store.apply(repo_objects(settings.feature_tables_dir, settings.features.engine))
     store.refresh_registry()
     return store
 
