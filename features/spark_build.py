@@ -169,7 +169,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.parser.quotedRegexColumnNames": "true",
-        "spark.sql.shuffle.partitions": "8",
+        # Small joins (Feast's point-in-time SQL over a sample) pay per shuffle task.
+        "spark.sql.shuffle.partitions": "4",
         **settings.conf,
     }
 

@@ -155,19 +155,25 @@ def write_feature_tables(
     out_dir: Path,
     snapshot_id: str,
     snapshot_date: date | None = None,
+    engine: str = "duckdb",
 ) -> dict[str, Path]:
     """Write one Parquet file per family and ``snapshot.json`` (lineage to the lake).
 
     Each file is written under a temporary name and renamed, so a reader never sees a
-    half-written table.
+    half-written table. For ``engine="spark"`` timestamps are stored in microseconds:
+    Spark cannot read Parquet's nanosecond timestamps, and every ``event_timestamp`` is a
+    midnight, so nothing is lost.
     """
+    options: dict[str, Any] = {}
+    if engine == "spark":
+        options = {"coerce_timestamps": "us", "allow_truncated_timestamps": False}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for family, frame in tables.items():
         path = table_path(out_dir, family)
         tmp = path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=False, **options)
         tmp.replace(path)
         written[family] = path
     lineage = {
@@ -275,7 +281,8 @@ def get_training_frame(
         entity_df=entities, features=store.get_feature_service(SERVICE_NAME)
     )
     frame = job.to_df().sort_values("_row").reset_index(drop=True)
-    frame[AS_OF_FIELD] = to_utc(frame[AS_OF_FIELD])
+    # Nanoseconds whatever the offline store returned (Spark's are microseconds).
+    frame[AS_OF_FIELD] = to_utc(frame[AS_OF_FIELD]).astype("datetime64[ns, UTC]")
     return _tidy(frame)
 
 

@@ -46,7 +46,9 @@ def build(
                 progress.advance(task)
         out = drop_opted_out_features(out, tables.get("opt_outs"))
         progress.update(task, description="Writing Parquet tables")
-        write_feature_tables(out, settings.feature_tables_dir, snapshot_id, snapshot_date)
+        write_feature_tables(
+            out, settings.feature_tables_dir, snapshot_id, snapshot_date, settings.features.engine
+        )
         progress.advance(task)
     summary = Table("family", "rows", "entities", title=f"Snapshot {snapshot_id} ({snapshot_date})")
     for family, frame in out.items():

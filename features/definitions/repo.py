@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 from feast import (
-    DataSource,
     Entity,
     FeatureService,
     FeatureView,
@@ -22,6 +21,7 @@ from feast import (
     FileSource,
     RequestSource,
 )
+from feast.data_source import DataSource
 from feast.feature_view_projection import FeatureViewProjection
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 from feast.types import FeastType, Float64, String, UnixTimestamp

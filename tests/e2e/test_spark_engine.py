@@ -102,7 +102,10 @@ def test_feasts_spark_offline_store_retrieves_what_duckdb_does(
     snapshot_id, snapshot_date, tables = world
     default, spark = homes
     for settings, frames in zip((default, spark), built, strict=True):
-        store.write_feature_tables(frames, settings.feature_tables_dir, snapshot_id, snapshot_date)
+        engine = settings.features.engine
+        store.write_feature_tables(
+            frames, settings.feature_tables_dir, snapshot_id, snapshot_date, engine=engine
+        )
         store.apply(settings)
     assert store.load_config(spark).offline_store.type == "spark"
     assert store.load_config(default).offline_store.type == "duckdb"

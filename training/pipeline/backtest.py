@@ -155,7 +155,11 @@ def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     tables = build_tables(settings, snapshot.tables, snapshot.snapshot_date)
     tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
-        tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
+        tables,
+        settings.feature_tables_dir,
+        snapshot.snapshot_id,
+        snapshot.snapshot_date,
+        engine=settings.features.engine,
     )
     return apply(settings)
 
