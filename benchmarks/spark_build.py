@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -43,9 +44,12 @@ def _world(orgs: int) -> Path:
     from talentmap.generate.world import generate_world
 
     path = CACHE / f"spark-world-{orgs}-{SEED}"
-    if not (path / "organizations.csv").exists() and not any(path.glob("organizations.*")):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        generate_world(path, orgs, SEED)
+    if not path.is_dir():
+        # Generated aside and renamed, so an interrupted run leaves no half world behind.
+        partial = path.with_name(path.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        generate_world(partial, orgs, SEED)
+        partial.rename(path)
     return path
 
 

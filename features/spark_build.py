@@ -22,7 +22,7 @@ in the default engine; this module only decides which rows each Spark task sees.
 Each task sends back its finalised frames pickled (so dtypes, ``None`` and UTC
 timestamps come back exactly as pandas made them), in chunks; the driver concatenates
 them and sorts as ``finalize`` does. The input tables reach the tasks as one Spark
-broadcast.
+broadcast, loaded once per Python worker.
 """
 
 from __future__ import annotations
@@ -179,7 +179,9 @@ def _run_units(
     blob: Any, snapshot_date: date, rules: PromiseRules, buckets: int
 ) -> Any:  # a mapInPandas function: batches of units in, pickled chunks out
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        tables = pickle.loads(blob.value)
+        # Loaded once per Python worker and kept while the worker is reused; the
+        # builders treat their input tables as read-only, as in the default engine.
+        tables = blob.value
         for batch in batches:
             for kind, name in zip(batch["kind"], batch["name"], strict=True):
                 built = build_unit(tables, snapshot_date, rules, kind, name, buckets)
@@ -212,7 +214,7 @@ def build_feature_tables_spark(
     units = [("family", f) for f in FAMILIES if f in CROSS_COMPANY]
     units += [("bucket", str(b)) for b in range(buckets)]
     context = spark.sparkContext
-    blob = context.broadcast(pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
+    blob = context.broadcast(dict(tables))
     try:
         # One unit per partition, so one Spark task each.
         frame = spark.createDataFrame(context.parallelize(units, len(units)), _UNITS_SCHEMA)
