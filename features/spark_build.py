@@ -91,24 +91,39 @@ def org_buckets(org_ids: pd.Series, buckets: int) -> np.ndarray:
     return (hashed % np.uint64(buckets)).astype(np.int64)
 
 
-def bucket_tables(
-    tables: Mapping[str, pd.DataFrame], bucket: int, buckets: int
-) -> dict[str, pd.DataFrame]:
-    """The rows of the organisations in ``bucket``: every table keyed by ``org_id``, the
-    investments of their rounds, and the tables keyed otherwise whole."""
-    orgs = tables["organizations"]["org_id"]
-    chosen = set(orgs[org_buckets(orgs, buckets) == bucket])
-    out: dict[str, pd.DataFrame] = {}
-    for name, frame in tables.items():
-        if "org_id" in frame.columns:
-            out[name] = frame[frame["org_id"].isin(chosen)]
-        else:
-            out[name] = frame
-    if "investments" in tables and "round_id" in tables["investments"].columns:
-        rounds = set(out["funding_rounds"]["round_id"])
-        investments = tables["investments"]
-        out["investments"] = investments[investments["round_id"].isin(rounds)]
+def row_buckets(tables: Mapping[str, pd.DataFrame], buckets: int) -> dict[str, np.ndarray]:
+    """Each row's organisation bucket, per table that has one.
+
+    A row goes with the organisation it names (``org_id``), whether or not that
+    organisation has a row of its own; an investment goes with its round's organisation.
+    Tables keyed otherwise have no entry: they go whole to every bucket.
+    """
+    out = {
+        name: org_buckets(frame["org_id"], buckets)
+        for name, frame in tables.items()
+        if "org_id" in frame.columns
+    }
+    investments = tables.get("investments")
+    if investments is not None and "round_id" in investments.columns:
+        rounds = tables["funding_rounds"].drop_duplicates("round_id")
+        org_of_round = investments["round_id"].map(rounds.set_index("round_id")["org_id"])
+        out["investments"] = org_buckets(org_of_round, buckets)
     return out
+
+
+def bucket_tables(
+    tables: Mapping[str, pd.DataFrame],
+    bucket: int,
+    buckets: int,
+    rows: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The rows of the organisations in ``bucket`` (``row_buckets``, computed once by the
+    driver and passed as ``rows``, or here), and the tables keyed otherwise whole."""
+    rows = rows if rows is not None else row_buckets(tables, buckets)
+    return {
+        name: frame[rows[name] == bucket] if name in rows else frame
+        for name, frame in tables.items()
+    }
 
 
 def build_unit(
@@ -118,10 +133,12 @@ def build_unit(
     kind: str,
     name: str,
     buckets: int,
+    rows: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """One Spark task's families: an organisation bucket's, or one cross-company family."""
     if kind == "bucket":
-        prepared = prepare(bucket_tables(tables, int(name), buckets), snapshot_date, rules)
+        part = bucket_tables(tables, int(name), buckets, rows)
+        prepared = prepare(part, snapshot_date, rules)
         families = sorted(ORG_LOCAL)
     else:
         prepared = prepare(dict(tables), snapshot_date, rules)
@@ -181,10 +198,10 @@ def _run_units(
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         # Loaded once per Python worker and kept while the worker is reused; the
         # builders treat their input tables as read-only, as in the default engine.
-        tables = blob.value
+        tables, rows = blob.value
         for batch in batches:
             for kind, name in zip(batch["kind"], batch["name"], strict=True):
-                built = build_unit(tables, snapshot_date, rules, kind, name, buckets)
+                built = build_unit(tables, snapshot_date, rules, kind, name, buckets, rows)
                 rows = []
                 for family, frame in built.items():
                     starts = range(0, max(len(frame), 1), CHUNK_ROWS)
@@ -214,7 +231,7 @@ def build_feature_tables_spark(
     units = [("family", f) for f in FAMILIES if f in CROSS_COMPANY]
     units += [("bucket", str(b)) for b in range(buckets)]
     context = spark.sparkContext
-    blob = context.broadcast(dict(tables))
+    blob = context.broadcast((dict(tables), row_buckets(tables, buckets)))
     try:
         # One unit per partition, so one Spark task each.
         frame = spark.createDataFrame(context.parallelize(units, len(units)), _UNITS_SCHEMA)

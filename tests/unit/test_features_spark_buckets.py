@@ -62,7 +62,26 @@ def test_buckets_split_the_organisations_and_keep_their_rows() -> None:
         assert set(part["funding_rounds"]["org_id"]) <= orgs
         rounds = set(part["funding_rounds"]["round_id"])
         assert set(part["investments"]["round_id"]) <= rounds
+        assert part["people"] is world["people"]
     assert sorted(seen) == sorted(world["organizations"]["org_id"])
+
+
+def test_rows_naming_an_unlisted_organisation_stay_with_it() -> None:
+    """A round, a role and a posting of a company absent from ``organizations`` (a real
+    export's dangling keys) are built as the default engine builds them."""
+    world = random_world(150, 9)
+    for name in ("funding_rounds", "roles", "job_postings"):
+        frame = world[name]
+        extra = frame.iloc[:3].copy()
+        extra["org_id"] = "unlisted-org"
+        if name == "funding_rounds":
+            extra["round_id"] = [f"unlisted-round-{i}" for i in range(len(extra))]
+        world[name] = pd.concat([frame, extra], ignore_index=True)
+    expected = build_feature_tables(world, SNAPSHOT)
+    assert (expected["funding"]["org_id"] == "unlisted-org").any()
+    got = _spark_like(world, 3)
+    for family, frame in expected.items():
+        pd.testing.assert_frame_equal(got[family], frame, check_exact=True, obj=family)
 
 
 def test_a_cross_company_family_would_not_survive_buckets() -> None:
