@@ -112,6 +112,8 @@ def measure(orgs: int, master: str, buckets: int) -> dict[str, Any]:
         "rows_equal_per_family": all(same_rows.values()),
         "master": master,
         "buckets": buckets,
+        # The machine is shared: a high load makes every figure slower, Spark's most.
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -122,7 +124,10 @@ def main(
     buckets: Annotated[int, typer.Option(help="Organisation buckets (Spark tasks).")] = 16,
 ) -> None:
     """Time the feature build on Spark against the default engine."""
-    records = [measure(int(size), master, buckets) for size in sizes.split(",") if size]
+    records = []
+    for size in (int(s) for s in sizes.split(",") if s):
+        records.append(measure(size, master, buckets))
+        console.print(json.dumps(records[-1]))
     table = Table("orgs", "default s", "spark start s", "spark 1st s", "spark warm s", "equal rows")
     for r in records:
         table.add_row(
@@ -136,6 +141,12 @@ def main(
     console.print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "spark_build.json"
+    # Sizes measured by an earlier run (e.g. 100k alone) are kept unless measured again.
+    if out.is_file():
+        measured = {r["orgs"] for r in records}
+        earlier = json.loads(out.read_text(encoding="utf-8")).get("records", [])
+        records = [r for r in earlier if r.get("orgs") not in measured] + records
+        records.sort(key=lambda r: r["orgs"])
     payload = {
         "suite": "spark_build",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

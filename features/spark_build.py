@@ -5,10 +5,11 @@ in the default engine; this module only decides which rows each Spark task sees.
 
 - **Organisation-local families** (``ORG_LOCAL``): a company's values are computed from
   its own rows alone (its organisation row, rounds and their investments, roles, hiring,
-  programmes, exits, own publications). Organisations are split into ``buckets`` by a
-  stable hash of ``org_id``; one task per bucket runs ``prepare`` and these builders on
-  the bucket's rows only. Tables keyed by something else (people, education, opt-outs)
-  go whole to every bucket. Concatenated, the buckets give the default engine's tables,
+  programmes, exits, own publications). Every row goes to the bucket of the
+  organisation it names (a stable hash of its ``org_id``, listed or not; an investment
+  follows its round); one task per bucket runs ``prepare`` and these builders on the
+  bucket's rows only. Tables keyed by something else (people, education, opt-outs) go
+  whole to every bucket. Concatenated, the buckets give the default engine's tables,
   value for value.
 - **Cross-company families** (``CROSS_COMPANY``): a value reads other companies' rows.
   Market heat and the round pools count every company of a cell or year and start their
@@ -171,7 +172,10 @@ def spark_session(settings: SparkSettings, app_name: str = "talentmap-features")
     builder = SparkSession.builder.master(settings.master).appName(app_name)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    # Spark's own warnings (native Hadoop, deprecated keys) would drown the command's output.
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
