@@ -74,11 +74,15 @@ lint: install  ## ruff check, format check and the layer rule (import-linter)
 	$(BIN)/ruff format --check .
 	VENV_BIN=$(abspath $(BIN)) .ci/lint-layers
 
+# Feature build, Spark against default (issue 10); add 100000 with SPARK_BENCH_SIZES=5000,100000.
+SPARK_BENCH_SIZES ?= 5000
+
 bench: install  ## Benchmarks; results printed and written to benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.serving run
 	$(BIN)/python -m benchmarks.model
+	$(BIN)/python -m benchmarks.spark_build --sizes $(SPARK_BENCH_SIZES)
 
 serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
 	$(BIN)/talentmap serve

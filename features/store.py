@@ -127,6 +127,11 @@ def shared_store_overlay(settings: Settings, raw: dict[str, Any]) -> dict[str, A
                 FEAST_REDIS_URL_VAR, "features.online_store = redis"
             ),
         }
+    if features.engine == "spark":
+        # Historical retrieval on Spark, over the same Parquet tables (SparkSources).
+        from talentmap.features.spark_build import spark_conf
+
+        out["offline_store"] = {"type": "spark", "spark_conf": spark_conf(features.spark)}
     out["project"] = project_name(settings, str(raw.get("project", "talentmap")))
     return out
 
@@ -150,19 +155,25 @@ def write_feature_tables(
     out_dir: Path,
     snapshot_id: str,
     snapshot_date: date | None = None,
+    engine: str = "duckdb",
 ) -> dict[str, Path]:
     """Write one Parquet file per family and ``snapshot.json`` (lineage to the lake).
 
     Each file is written under a temporary name and renamed, so a reader never sees a
-    half-written table.
+    half-written table. For ``engine="spark"`` timestamps are stored in microseconds:
+    Spark cannot read Parquet's nanosecond timestamps, and every ``event_timestamp`` is a
+    midnight, so nothing is lost.
     """
+    options: dict[str, Any] = {}
+    if engine == "spark":
+        options = {"coerce_timestamps": "us", "allow_truncated_timestamps": False}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for family, frame in tables.items():
         path = table_path(out_dir, family)
         tmp = path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=False, **options)
         tmp.replace(path)
         written[family] = path
     lineage = {
@@ -189,7 +200,7 @@ def apply(settings: Settings) -> FeatureStore:
             " (run `talentmap features build` first)"
         )
     store = open_store(settings)
-    store.apply(repo_objects(settings.feature_tables_dir))
+    store.apply(repo_objects(settings.feature_tables_dir, settings.features.engine))
     store.refresh_registry()
     return store
 
@@ -270,7 +281,8 @@ def get_training_frame(
         entity_df=entities, features=store.get_feature_service(SERVICE_NAME)
     )
     frame = job.to_df().sort_values("_row").reset_index(drop=True)
-    frame[AS_OF_FIELD] = to_utc(frame[AS_OF_FIELD])
+    # Nanoseconds whatever the offline store returned (Spark's are microseconds).
+    frame[AS_OF_FIELD] = to_utc(frame[AS_OF_FIELD]).astype("datetime64[ns, UTC]")
     return _tidy(frame)
 
 

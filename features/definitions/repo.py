@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, RequestSource
+from feast import (
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    FileSource,
+    RequestSource,
+)
+from feast.data_source import DataSource
 from feast.feature_view_projection import FeatureViewProjection
 from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_view
 from feast.types import FeastType, Float64, String, UnixTimestamp
@@ -58,13 +66,32 @@ def entities() -> dict[str, Entity]:
     }
 
 
-def family_view(spec: Family, tables_dir: Path, entity: Entity) -> FeatureView:
-    source = FileSource(
-        name=f"{spec.name}_source",
-        path=str(table_path(tables_dir, spec.name)),
-        timestamp_field=EVENT_TS,
-        description=f"Event-driven table of the {spec.name} family.",
+def family_source(spec: Family, tables_dir: Path, engine: str = "duckdb") -> DataSource:
+    """The family's Parquet table as a source of the configured offline store: a
+    ``FileSource`` for DuckDB, a ``SparkSource`` over the same file for Spark."""
+    path = str(table_path(tables_dir, spec.name))
+    description = f"Event-driven table of the {spec.name} family."
+    if engine == "spark":
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SparkSource,
+        )
+
+        return SparkSource(
+            name=f"{spec.name}_source",
+            path=path,
+            file_format="parquet",
+            timestamp_field=EVENT_TS,
+            description=description,
+        )
+    return FileSource(
+        name=f"{spec.name}_source", path=path, timestamp_field=EVENT_TS, description=description
     )
+
+
+def family_view(
+    spec: Family, tables_dir: Path, entity: Entity, engine: str = "duckdb"
+) -> FeatureView:
+    source = family_source(spec, tables_dir, engine)
     return FeatureView(
         name=spec.name,
         entities=[entity],
@@ -123,11 +150,16 @@ def promise_service(
     return FeatureService(name=SERVICE_NAME, features=projections, description=SERVICE_DESCRIPTION)
 
 
-def repo_objects(tables_dir: Path) -> list[FeastObject]:
-    """Entities, views, on-demand views and the ``promise`` service, ready to apply."""
+def repo_objects(tables_dir: Path, engine: str = "duckdb") -> list[FeastObject]:
+    """Entities, views, on-demand views and the ``promise`` service, ready to apply.
+
+    ``engine`` (``features.engine``) chooses the sources' kind: the offline store reads
+    the same tables either way.
+    """
     by_key = entities()
     views = {
-        name: family_view(spec, tables_dir, by_key[spec.key]) for name, spec in FAMILIES.items()
+        name: family_view(spec, tables_dir, by_key[spec.key], engine)
+        for name, spec in FAMILIES.items()
     }
     on_demand = {name: on_demand_view(spec, views) for name, spec in ON_DEMAND_FAMILIES.items()}
     return [

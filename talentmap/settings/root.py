@@ -31,6 +31,7 @@ from talentmap.policy import DEFAULT_POLICY, Policy
 from talentmap.settings.privacy import PrivacyConfig
 from talentmap.settings.report import ReportConfig
 from talentmap.settings.serving import ServingConfig
+from talentmap.settings.spark import SparkSettings
 from talentmap.settings.tracking import TrackingConfig
 from talentmap.settings.training import FairnessConfig, RetrainConfig, TrainingConfig
 from talentmap.settings.tune import TuneConfig
@@ -99,6 +100,16 @@ class FeatureSettings(BaseModel):
             "the environment only)."
         ),
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description=(
+            "Engine of the feature build and of Feast's offline store "
+            "(TALENTMAP_FEATURES__ENGINE): duckdb (one process: pandas builders, DuckDB "
+            "offline store) or spark (the same builders run on Spark, Feast's Spark offline "
+            "store); see docs/SCALE.md."
+        ),
+    )
+    spark: SparkSettings = SparkSettings()
 
 
 class Settings(BaseSettings):

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from feast import FeatureStore
 
-from talentmap.features.build import build_feature_tables
 from talentmap.features.catalog import monotone_directions
 from talentmap.features.definitions.services import SERVICE_NAME
+from talentmap.features.engine import build_tables
 from talentmap.features.lineage import latest_date
 from talentmap.features.store import (
     apply,
@@ -152,10 +152,14 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
     # The run's rules: milestones and the age fallback the candidate rule judged by.
-    tables = build_feature_tables(snapshot.tables, snapshot.snapshot_date, settings.training.rules)
+    tables = build_tables(settings, snapshot.tables, snapshot.snapshot_date)
     tables = drop_opted_out_features(tables, snapshot.tables.get("opt_outs"))
     write_feature_tables(
-        tables, settings.feature_tables_dir, snapshot.snapshot_id, snapshot.snapshot_date
+        tables,
+        settings.feature_tables_dir,
+        snapshot.snapshot_id,
+        snapshot.snapshot_date,
+        engine=settings.features.engine,
     )
     return apply(settings)
 

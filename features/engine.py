@@ -1,0 +1,28 @@
+"""The feature build on the configured engine (``features.engine``).
+
+``duckdb`` (the default) runs ``build.build_feature_tables`` in this process; ``spark``
+runs the same builders as Spark tasks (``spark_build``). Both return the same tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from talentmap.features.build import build_feature_tables
+from talentmap.settings import Settings
+
+
+def build_tables(
+    settings: Settings, tables: dict[str, pd.DataFrame], snapshot_date: date
+) -> dict[str, pd.DataFrame]:
+    """The feature tables of ``tables`` at ``snapshot_date``, with the run's rules."""
+    rules = settings.training.rules
+    if settings.features.engine != "spark":
+        return build_feature_tables(tables, snapshot_date, rules)
+    from talentmap.features.spark_build import build_feature_tables_spark, spark_session
+
+    spark = spark_session(settings.features.spark)
+    buckets = settings.features.spark.buckets
+    return build_feature_tables_spark(spark, tables, snapshot_date, rules, buckets)
