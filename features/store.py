@@ -254,8 +254,32 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
 def get_training_frame(
     settings: Settings, entity_df: pd.DataFrame, store: FeatureStore | None = None
 ) -> pd.DataFrame:
-    """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order."""
+    """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order.
+
+    Rows go through Feast in batches of ``features.retrieval_batch_rows``, taken in as-of
+    order (each batch spans few dates, so the join reads a narrow time range). Every row's
+    join is independent of the others, so the batches give the same values as one call;
+    only the memory of the join is bounded by the batch.
+    """
     store = store or open_store(settings)
+    batch = settings.features.retrieval_batch_rows
+    if len(entity_df) <= batch:
+        return _training_frame(store, entity_df)
+    entity_df = entity_df.reset_index(drop=True)
+    when = to_utc(entity_df[AS_OF_FIELD]).to_numpy()
+    order = np.argsort(when, kind="stable")
+    parts = [
+        _training_frame(store, entity_df.iloc[order[start : start + batch]])
+        for start in range(0, len(order), batch)
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return frame.iloc[back].reset_index(drop=True)
+
+
+def _training_frame(store: FeatureStore, entity_df: pd.DataFrame) -> pd.DataFrame:
+    """One Feast point-in-time retrieval for ``entity_df``'s rows, in their order."""
     as_of = to_utc(entity_df[AS_OF_FIELD].reset_index(drop=True))
     entities = pd.DataFrame(
         {

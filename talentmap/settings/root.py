@@ -98,6 +98,15 @@ class FeatureSettings(BaseModel):
             "the environment only)."
         ),
     )
+    retrieval_batch_rows: int = Field(
+        200_000,
+        ge=1,
+        description=(
+            "Historical retrieval (training rows, the batch ranking) runs through Feast in "
+            "batches of at most this many entity rows, grouped by as-of date, so that the "
+            "point-in-time join's memory is bounded by the batch, not by the whole frame."
+        ),
+    )
 
 
 class Settings(BaseSettings):
