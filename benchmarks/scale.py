@@ -146,6 +146,11 @@ def _run_measured(
                 }
             )
             watch.tree_peak_mb = 0.0
+            # Live, so that a long run (1M) shows how far it got even if it is stopped.
+            console.print(
+                f"[dim]  {name} {step}: {record['duration_s']:.1f} s, "
+                f"peak {steps[-1]['peak_rss_mb']:,.0f} MB[/]"
+            )
 
     reader = threading.Thread(target=read_steps, daemon=True)
     reader.start()
@@ -156,8 +161,6 @@ def _run_measured(
             watch.killed_at_mb = rss
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(0.5)
-    # The last stretch (after the last step line, or a command without step lines).
-    final_peak = 0.0
     reader.join(timeout=10)
     seconds = time.perf_counter() - started
     final_peak = watch.tree_peak_mb
