@@ -146,7 +146,7 @@ def open_store(settings: Settings) -> FeatureStore:
 
 
 def write_feature_tables(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]],
     out_dir: Path,
     snapshot_id: str,
     snapshot_date: date | None = None,
@@ -159,17 +159,23 @@ def write_feature_tables(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for family, frame in tables.items():
+    rows: dict[str, int] = {}
+    # A mapping, or (family, table) pairs from a generator: each table is let go once
+    # written, so a streamed build holds one family at a time.
+    pairs = tables.items() if isinstance(tables, Mapping) else tables
+    for family, frame in pairs:
         path = table_path(out_dir, family)
         tmp = path.with_suffix(".parquet.tmp")
         frame.to_parquet(tmp, index=False)
         tmp.replace(path)
         written[family] = path
+        rows[family] = len(frame)
+        del frame
     lineage = {
         "snapshot_id": snapshot_id,
         "snapshot_date": snapshot_date.isoformat() if snapshot_date else None,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": {family: len(frame) for family, frame in tables.items()},
+        "rows": rows,
     }
     (out_dir / SNAPSHOT_FILE).write_text(json.dumps(lineage, indent=2), encoding="utf-8")
     return written
