@@ -173,6 +173,15 @@ def _run_measured(
     }
     peaks = [s["peak_rss_mb"] for s in steps] + [final_peak]
     record["peak_rss_mb"] = round(max(peaks), 1)
+    if steps and proc.returncode != 0:  # killed or failed mid-step: what it used until then
+        done_s = sum(s["seconds"] for s in steps)
+        record["steps"].append(
+            {
+                "step": "unfinished (after the last step line)",
+                "seconds": round(seconds - done_s, 1),
+                "peak_rss_mb": round(final_peak, 1),
+            }
+        )
     if not steps:  # generate logs no steps: the whole command is one step
         record["steps"] = [
             {"step": name, "seconds": record["seconds"], "peak_rss_mb": record["peak_rss_mb"]}
