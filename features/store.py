@@ -264,8 +264,9 @@ def get_training_frame(
 
     Rows go through Feast in batches of ``features.retrieval_batch_rows``, taken in as-of
     order (each batch spans few dates, so the join reads a narrow time range). Every row's
-    join is independent of the others, so the batches give the same values as one call;
-    only the memory of the join is bounded by the batch.
+    join is independent of the others, so the batches give the same values as one call.
+    Only the part of the join's memory that follows the entity rows is bounded by the
+    batch: Feast's DuckDB store still reads the views' rows in each batch's time range.
     """
     store = store or open_store(settings)
     batch = settings.features.retrieval_batch_rows

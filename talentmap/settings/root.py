@@ -104,7 +104,8 @@ class FeatureSettings(BaseModel):
         description=(
             "Historical retrieval (training rows, the batch ranking) runs through Feast in "
             "batches of at most this many entity rows, grouped by as-of date, so that the "
-            "point-in-time join's memory is bounded by the batch, not by the whole frame."
+            "part of the point-in-time join's memory that follows the entity rows is bounded "
+            "by the batch (Feast's DuckDB store still reads the views' rows in the time range)."
         ),
     )
 
