@@ -83,6 +83,7 @@ bench: install  ## Benchmarks; results printed and written to benchmarks/results
 	$(BIN)/python -m benchmarks.serving run
 	$(BIN)/python -m benchmarks.model
 	$(BIN)/python -m benchmarks.spark_build --sizes $(SPARK_BENCH_SIZES)
+	$(BIN)/python -m benchmarks.scale
 
 serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
 	$(BIN)/talentmap serve

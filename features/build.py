@@ -9,7 +9,7 @@ posting leaving its 90-day window later) are dropped: they are not yet known.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pandas as pd
@@ -65,11 +65,21 @@ def build_feature_tables(
     is for the investors family, and the candidate rule's age fallback, so that the
     company age the model reads is the age the candidate filter judged.
     """
+    return dict(iter_feature_tables(tables, snapshot_date, rules))
+
+
+def iter_feature_tables(
+    tables: dict[str, pd.DataFrame], snapshot_date: date, rules: PromiseRules | None = None
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``build_feature_tables``, one family at a time (same tables, same order).
+
+    A caller that writes each table as it comes (the retrain chain) holds one family's
+    table at a time instead of all of them: on a large world the feature tables together
+    are about twice the size of the lake tables they come from.
+    """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise ValueError(f"required tables missing: {', '.join(missing)}")
     prepared = prepare(tables, snapshot_date, rules)
-    return {
-        family: finalize(builder(prepared), family, prepared.snapshot)
-        for family, builder in BUILDERS.items()
-    }
+    for family, builder in BUILDERS.items():
+        yield family, finalize(builder(prepared), family, prepared.snapshot)

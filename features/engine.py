@@ -6,11 +6,12 @@ runs the same builders as Spark tasks (``spark_build``). Both return the same ta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
 
-from talentmap.features.build import build_feature_tables
+from talentmap.features.build import build_feature_tables, iter_feature_tables
 from talentmap.settings import Settings
 
 
@@ -26,3 +27,14 @@ def build_tables(
     spark = spark_session(settings.features.spark)
     buckets = settings.features.spark.buckets
     return build_feature_tables_spark(spark, tables, snapshot_date, rules, buckets)
+
+
+def iter_tables(
+    settings: Settings, tables: dict[str, pd.DataFrame], snapshot_date: date
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``build_tables`` as (family, table) pairs: the default engine builds them one at a
+    time, so a caller that writes each as it comes holds one family's table at a time."""
+    if settings.features.engine != "spark":
+        yield from iter_feature_tables(tables, snapshot_date, settings.training.rules)
+        return
+    yield from build_tables(settings, tables, snapshot_date).items()

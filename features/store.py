@@ -151,7 +151,7 @@ def open_store(settings: Settings) -> FeatureStore:
 
 
 def write_feature_tables(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame] | Iterable[tuple[str, pd.DataFrame]],
     out_dir: Path,
     snapshot_id: str,
     snapshot_date: date | None = None,
@@ -170,17 +170,23 @@ def write_feature_tables(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for family, frame in tables.items():
+    rows: dict[str, int] = {}
+    # A mapping, or (family, table) pairs from a generator: each table is let go once
+    # written, so a streamed build holds one family at a time.
+    pairs = tables.items() if isinstance(tables, Mapping) else tables
+    for family, frame in pairs:
         path = table_path(out_dir, family)
         tmp = path.with_suffix(".parquet.tmp")
         frame.to_parquet(tmp, index=False, **options)
         tmp.replace(path)
         written[family] = path
+        rows[family] = len(frame)
+        del frame
     lineage = {
         "snapshot_id": snapshot_id,
         "snapshot_date": snapshot_date.isoformat() if snapshot_date else None,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": {family: len(frame) for family, frame in tables.items()},
+        "rows": rows,
     }
     (out_dir / SNAPSHOT_FILE).write_text(json.dumps(lineage, indent=2), encoding="utf-8")
     return written
@@ -265,8 +271,33 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
 def get_training_frame(
     settings: Settings, entity_df: pd.DataFrame, store: FeatureStore | None = None
 ) -> pd.DataFrame:
-    """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order."""
+    """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order.
+
+    Rows go through Feast in batches of ``features.retrieval_batch_rows``, taken in as-of
+    order (each batch spans few dates, so the join reads a narrow time range). Every row's
+    join is independent of the others, so the batches give the same values as one call.
+    Only the part of the join's memory that follows the entity rows is bounded by the
+    batch: Feast's DuckDB store still reads the views' rows in each batch's time range.
+    """
     store = store or open_store(settings)
+    batch = settings.features.retrieval_batch_rows
+    if len(entity_df) <= batch:
+        return _training_frame(store, entity_df)
+    entity_df = entity_df.reset_index(drop=True)
+    when = to_utc(entity_df[AS_OF_FIELD]).to_numpy()
+    order = np.argsort(when, kind="stable")
+    parts = [
+        _training_frame(store, entity_df.iloc[order[start : start + batch]])
+        for start in range(0, len(order), batch)
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return frame.iloc[back].reset_index(drop=True)
+
+
+def _training_frame(store: FeatureStore, entity_df: pd.DataFrame) -> pd.DataFrame:
+    """One Feast point-in-time retrieval for ``entity_df``'s rows, in their order."""
     as_of = to_utc(entity_df[AS_OF_FIELD].reset_index(drop=True))
     entities = pd.DataFrame(
         {

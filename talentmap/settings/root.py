@@ -110,6 +110,16 @@ class FeatureSettings(BaseModel):
         ),
     )
     spark: SparkSettings = SparkSettings()
+    retrieval_batch_rows: int = Field(
+        200_000,
+        ge=1,
+        description=(
+            "Historical retrieval (training rows, the batch ranking) runs through Feast in "
+            "batches of at most this many entity rows, grouped by as-of date, so that the "
+            "part of the point-in-time join's memory that follows the entity rows is bounded "
+            "by the batch (Feast's DuckDB store still reads the views' rows in the time range)."
+        ),
+    )
 
 
 class Settings(BaseSettings):
