@@ -267,6 +267,11 @@ def diagnose_csv(path: Path, n_columns: int | None) -> str | None:
                 return f"line {line}: NUL byte at offset {offset + nul}; not a text CSV file"
             line += chunk.count(b"\n")
             offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        # The chunks decoded, but the file ends inside a multi-byte character.
+        return f"line {line}: the file ends inside a UTF-8 character (a truncated file?)"
     with _field_limit(), path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, strict=True)
         previous_end = 0

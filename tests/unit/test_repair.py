@@ -189,7 +189,7 @@ DROP_CASES: dict[str, tuple[str, int, str, str, str, dict[str, int]]] = {
         "",
         "required_value",
         # o1: 2 rounds (3 investments), 2 roles, 1 programme, 1 publication, 2 headcounts,
-        # 1 job posting.
+        # 1 job posting, 1 JEI status.
         {
             "funding_rounds": 2,
             "investments": 3,
@@ -198,6 +198,7 @@ DROP_CASES: dict[str, tuple[str, int, str, str, str, dict[str, int]]] = {
             "publications": 1,
             "headcount": 2,
             "job_postings": 1,
+            "jei_status": 1,
         },
     ),
     "unknown round type": (
