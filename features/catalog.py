@@ -218,12 +218,16 @@ FAMILIES: dict[str, Family] = {
                 "headcount_latest",
                 "headcount_12m_ago",
                 "headcount_growth_12m",
+                "headcount_growth_per_year",
                 "job_postings_total",
                 "job_postings_90d",
                 "job_postings_365d",
             ),
             ttl=HIRING_TTL,
-            description="Headcount, its 12-month growth and job postings; stale after 2 years.",
+            description=(
+                "Headcount, its growth over 12 months and per year since founding, and job "
+                "postings; stale after 2 years."
+            ),
         ),
         Family(
             name="programs",

@@ -129,15 +129,33 @@ def draw_people_and_roles(
     gender = np.where(slot == 0, lead_gender, co_gender)
 
     # Staff: executives after funding, early employees, advisors, board after series A.
+    # Only what is known when a person is hired may set how many are hired before the
+    # milestone: executives before it follow the seed round and the hidden quality (a
+    # cause of the outcome, drawn at founding), never the milestone itself. A reached
+    # milestone brings more executives, hired from its month on (``after_ms``), as the
+    # board after a series A: a candidate (milestone-free at t) never sees them.
+    has_seed = seed_month >= 0
     counts = {
-        EXECUTIVE: rng.poisson(0.3 + 1.2 * ms_reached),
+        EXECUTIVE: rng.poisson(0.3 + 0.6 * has_seed * np.exp(0.25 * orgs.latent)),
         EMPLOYEE: rng.poisson(1.0, n),
         ADVISOR: rng.poisson(0.35, n),
         BOARD: rng.poisson(np.where(ms_reached, 1.3, 0.1)),
     }
-    staff_org = np.concatenate([np.repeat(np.arange(n), c) for c in counts.values()])
-    staff_role = np.concatenate([np.full(int(c.sum()), r) for r, c in counts.items()])
+    later_executives = rng.poisson(0.8 * ms_reached)
+    staff_org = np.concatenate(
+        [
+            *(np.repeat(np.arange(n), c) for c in counts.values()),
+            np.repeat(np.arange(n), later_executives),
+        ]
+    )
+    staff_role = np.concatenate(
+        [
+            *(np.full(int(c.sum()), r) for r, c in counts.items()),
+            np.full(int(later_executives.sum()), EXECUTIVE),
+        ]
+    )
     s = staff_org.shape[0]
+    after_ms = np.arange(s) >= s - int(later_executives.sum())
     us = rng.random(s)
     staff_gender = np.select([us < 0.3, us < 0.31, us < 0.33], [F, X, UNKNOWN], M)
 
@@ -181,7 +199,9 @@ def draw_people_and_roles(
         f[staff_org] + 3,
     )
     lo = np.where(
-        staff_role == BOARD, np.minimum(out.milestone_month[staff_org], stop[staff_org]), lo
+        (staff_role == BOARD) | after_ms,
+        np.minimum(out.milestone_month[staff_org], stop[staff_org]),
+        lo,
     )
     s_start = uniform_month(rng, lo, stop[staff_org])
     s_ok = s_start <= stop[staff_org]

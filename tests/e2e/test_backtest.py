@@ -157,6 +157,10 @@ E2E_ORGS, E2E_SEED = 10_000, 7
 # and 0.299 for the oracle (issue 13: slices cut by rows, an 8-year history window; cut
 # by counts of dates over the whole history it was 0.278 and 0.254). Before that (31
 # leaves, trees from the oldest 60% of the dates only) the model lost: 0.170.
+# Since the generator no longer draws executives from the eventual milestone (a leak
+# the models used) and with headcount growth per year since founding: model 0.203,
+# logistic regression 0.183, total raised 0.128; precision@100 0.31 against the
+# oracle's 0.41.
 def test_model_beats_both_baselines_on_auc_pr(tmp_path: Path) -> None:
     world = tmp_path / "world"
     generate_world(world, E2E_ORGS, E2E_SEED)

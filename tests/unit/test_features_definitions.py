@@ -170,6 +170,7 @@ EXPECTED_VIEWS = {
             "headcount_latest: FLOAT64",
             "headcount_12m_ago: FLOAT64",
             "headcount_growth_12m: FLOAT64",
+            "headcount_growth_per_year: FLOAT64",
             "job_postings_total: FLOAT64",
             "job_postings_90d: FLOAT64",
             "job_postings_365d: FLOAT64",
@@ -182,7 +183,10 @@ EXPECTED_VIEWS = {
             "description": "Event-driven table of the hiring family.",
         },
         "online": True,
-        "description": "Headcount, its 12-month growth and job postings; stale after 2 years.",
+        "description": (
+            "Headcount, its growth over 12 months and per year since founding, and job "
+            "postings; stale after 2 years."
+        ),
         "tags": {"family": "hiring"},
     },
     "programs": {
@@ -526,6 +530,7 @@ EXPECTED_SERVICES = {
                     "headcount_latest",
                     "headcount_12m_ago",
                     "headcount_growth_12m",
+                    "headcount_growth_per_year",
                     "job_postings_total",
                     "job_postings_90d",
                     "job_postings_365d",

@@ -198,6 +198,8 @@ def test_org_a_at_end_of_2019(features: pd.DataFrame) -> None:
             "headcount_latest": 5.0,
             "headcount_12m_ago": np.nan,
             "headcount_growth_12m": np.nan,
+            # 5 people 356 days after founding with 1 founder in post: 5x in 0.975 years.
+            "headcount_growth_per_year": pytest.approx(5 ** (365.25 / 356) - 1),
             "job_postings_total": 0.0,
             "job_postings_90d": 0.0,
             "job_postings_365d": 0.0,
@@ -249,6 +251,8 @@ def test_org_a_mid_2020(features: pd.DataFrame) -> None:
             "headcount_latest": 12.0,
             "headcount_12m_ago": 5.0,
             "headcount_growth_12m": 12 / 5 - 1,
+            # 12 people after 721 days, 2 founders by then.
+            "headcount_growth_per_year": pytest.approx((12 / 2) ** (365.25 / 721) - 1),
             "job_postings_total": 3.0,
             "job_postings_90d": 1.0,
             "job_postings_365d": 3.0,
@@ -269,6 +273,8 @@ def test_org_a_mid_2021(features: pd.DataFrame) -> None:
             "headcount_latest": 20.0,
             "headcount_12m_ago": 20.0,
             "headcount_growth_12m": np.nan,
+            # Observed 2020-07-01 (903 days); the founder who left later still counts.
+            "headcount_growth_per_year": pytest.approx((20 / 2) ** (365.25 / 903) - 1),
             "job_postings_total": 3.0,
             "job_postings_90d": 0.0,
             "job_postings_365d": 0.0,

@@ -357,6 +357,14 @@ PHRASES: tuple[Phrase, ...] = (
         negative="headcount shrank {v} in 12 months",
         missing="headcount growth unknown",
     ),
+    Phrase(
+        "headcount_growth_per_year",
+        "headcount grew {v} a year since founding",
+        kind="pct",
+        zero="headcount no larger than the founding team",
+        negative="headcount shrank {v} a year since founding",
+        missing="headcount growth since founding unknown",
+    ),
     Phrase("headcount_latest", "{v} employees", one="1 employee", missing="headcount unknown"),
     Phrase(
         "headcount_12m_ago",
