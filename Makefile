@@ -60,6 +60,7 @@ bench: install  ## Benchmarks; results printed and written to benchmarks/results
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.serving run
+	$(BIN)/python -m benchmarks.serving published
 	$(BIN)/python -m benchmarks.model
 
 serve: install  ## Start the shortlist service and web page (127.0.0.1:3000)
