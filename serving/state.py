@@ -154,6 +154,7 @@ class ServingState:
         self._failed_publish: str | None = None
         self.reload_file = marker_path(settings.path(config.cache_dir))
         self._failed_marker: str | None = None
+        self._follow_lock = threading.Lock()  # concurrent requests follow a marker once
 
     # ------------------------------------------------------------------ status
     def readiness(self) -> tuple[bool, str]:
@@ -541,21 +542,22 @@ class ServingState:
         off, same champion, same features) records the marker as seen; a failure keeps
         the current ranking and is not retried on every request (the poller retries).
         """
-        stamp = marker_stamp(self.reload_file)
-        body = read_marker(self.reload_file)
-        try:
-            served = self.served
-            if served is None or not self.reload_requested(served):
-                return  # another request of this worker already followed it
-            outcome = self.reload(
-                force=bool(body.get("force", True)),
-                trigger=f"reload marker from {body.get('by', 'another worker')}",
-            )
-            if not outcome.reloaded:
-                self._note_marker(outcome.served, stamp)
-        except Exception as exc:
-            self._failed_marker = stamp
-            logger.error("following /admin/reload from another worker failed: %s", exc)
+        with self._follow_lock:
+            stamp = marker_stamp(self.reload_file)
+            body = read_marker(self.reload_file)
+            try:
+                served = self.served
+                if served is None or not self.reload_requested(served):
+                    return  # another request of this worker already followed it
+                outcome = self.reload(
+                    force=bool(body.get("force", True)),
+                    trigger=f"reload marker from {body.get('by', 'another worker')}",
+                )
+                if not outcome.reloaded:
+                    self._note_marker(outcome.served, stamp)
+            except Exception as exc:
+                self._failed_marker = stamp
+                logger.error("following /admin/reload from another worker failed: %s", exc)
 
     def _note_marker(self, served: Served, stamp: str | None = None) -> None:
         """Record the marker as followed by ``served`` without rebuilding it."""
