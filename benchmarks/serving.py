@@ -173,7 +173,11 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, n: int) -> 
             checked = False
             for _ in counter:
                 started = time.perf_counter()
-                response = await c.post("/shortlist", json=body)
+                try:
+                    response = await c.post("/shortlist", json=body)
+                except httpx.HTTPError:  # a timeout is a failed request, not a crashed run
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     errors += 1
@@ -186,14 +190,14 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, n: int) -> 
         wall = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - wall
-    ms = np.array(latencies) * 1000
+    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
     return {
         "concurrency": concurrency,
         "requests": n,
         "errors": errors,
         "p50_ms": round(float(np.percentile(ms, 50)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "throughput_rps": round(n / wall, 1),
+        "throughput_rps": round(len(latencies) / wall, 1),  # answered requests only
     }
 
 
@@ -647,12 +651,14 @@ def published(
                     home, env, size, count, requests, settings.feature_tables_dir
                 )
                 point.update(
+                    load_average_1m=round(os.getloadavg()[0], 1),  # a shared machine
                     write_seconds=write_seconds,
                     file_bytes=sizes_on_disk,
                     load_in_process_seconds=in_process,
                     measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 )
                 points.append(point)
+                _write_published(points, requests)  # each point as soon as it is measured
     _report_published(points, requests)
 
 
@@ -681,6 +687,10 @@ def _report_published(points: list[dict[str, Any]], requests: int) -> None:
                     str(r["errors"]),
                 )
     console.print(table)
+    console.print(f"Written to {_write_published(points, requests)}")
+
+
+def _write_published(points: list[dict[str, Any]], requests: int) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "serving_published.json"
     try:  # one entry per (candidates, workers); entries of other shapes are kept
@@ -697,7 +707,7 @@ def _report_published(points: list[dict[str, Any]], requests: int) -> None:
         "runs": runs,
     }
     out.write_text(json.dumps(payload, indent=2))
-    console.print(f"Written to {out}")
+    return out
 
 
 def _report(results: dict[str, Any]) -> None:
