@@ -40,8 +40,7 @@ from talentmap.training.model import trees
 
 logger = logging.getLogger("talentmap.training")
 
-LABEL, WEIGHT = "__label__", "__weight__"
-VALID = "valid"
+LABEL = "__label__"
 HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "map"})
 
 
@@ -113,21 +112,17 @@ class DaskTrees:
     def _workers(self) -> int:
         return max(1, len(self.client.scheduler_info()["workers"]))
 
-    def _frames(self, rows: trees.TreeRows, weight: np.ndarray | None = None) -> tuple[Any, ...]:
-        """``(x, y, w)`` as Dask collections with the same partitions (``w`` may be None)."""
+    def _frames(self, rows: trees.TreeRows) -> tuple[Any, Any]:
+        """``(x, y)`` as Dask collections: the label rides in the features' frame, so the
+        two are partitioned alike by construction."""
         import dask.dataframe as dd
 
         frame = rows.x.reset_index(drop=True).assign(**{LABEL: rows.y.astype(np.int64)})
-        if weight is not None:
-            frame[WEIGHT] = np.asarray(weight, dtype=np.float64)
         wanted = self.partitions or self._workers()
         # No empty partition: a worker holding no rows cannot take part in the fit.
         npartitions = max(1, min(wanted, len(frame) // 2 or 1))
-        data = dd.from_pandas(frame, npartitions=npartitions, sort=True)
-        data = data.persist()
-        x = data.drop(columns=[c for c in (LABEL, WEIGHT) if c in frame.columns])
-        w = data[WEIGHT] if weight is not None else None
-        return x, data[LABEL], w
+        data = dd.from_pandas(frame, npartitions=npartitions, sort=True).persist()
+        return data.drop(columns=[LABEL]), data[LABEL]
 
     def _classifier(self, p: dict[str, Any], rounds: int) -> Any:
         from lightgbm.dask import DaskLGBMClassifier
@@ -153,7 +148,7 @@ class DaskTrees:
         # Same rule as the local fit: a weighted valid log-loss under a class weight.
         weighted = metric == "binary_logloss" and pos_weight != 1
         valid_weight = np.where(valid.y == 1, pos_weight, 1.0) if weighted else None
-        x, y, _ = self._frames(train)
+        x, y = self._frames(train)
         model = self._classifier(p, config.n_estimators)
         model.fit(x, y, categorical_feature=list(categorical) or "auto")
         booster = model.booster_
@@ -173,7 +168,7 @@ class DaskTrees:
     ) -> lgb.Booster:
         _refuse_ranking(objective)
         p = trees.params(config, objective, trees.positive_weight(config, rows.y), monotone)
-        x, y, _ = self._frames(rows)
+        x, y = self._frames(rows)
         model = self._classifier(p, rounds)
         model.fit(x, y, categorical_feature=list(categorical) or "auto")
         return lgb.Booster(model_str=model.booster_.model_to_string())
