@@ -81,6 +81,7 @@ bench: install  ## Benchmarks; results printed and written to benchmarks/results
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.serving run
+	$(BIN)/python -m benchmarks.serving published
 	$(BIN)/python -m benchmarks.model
 	$(BIN)/python -m benchmarks.spark_build --sizes $(SPARK_BENCH_SIZES)
 	$(BIN)/python -m benchmarks.scale

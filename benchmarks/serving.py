@@ -173,7 +173,11 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, n: int) -> 
             checked = False
             for _ in counter:
                 started = time.perf_counter()
-                response = await c.post("/shortlist", json=body)
+                try:
+                    response = await c.post("/shortlist", json=body)
+                except httpx.HTTPError:  # a timeout is a failed request, not a crashed run
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     errors += 1
@@ -186,14 +190,14 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, n: int) -> 
         wall = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - wall
-    ms = np.array(latencies) * 1000
+    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
     return {
         "concurrency": concurrency,
         "requests": n,
         "errors": errors,
         "p50_ms": round(float(np.percentile(ms, 50)), 2),
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "throughput_rps": round(n / wall, 1),
+        "throughput_rps": round(len(latencies) / wall, 1),  # answered requests only
     }
 
 
@@ -273,7 +277,41 @@ def _reference_ranking(settings: Settings, out: Path) -> int:
 
 
 def reference_app(ranking_path: Path) -> Any:
-    """The minimal Starlette app: parse, validate, answer from the ranking; nothing else."""
+    """The minimal Starlette app over a pickled ranking (``run``)."""
+    with ranking_path.open("rb") as handle:
+        ranking = pickle.load(handle)
+    return _bare_app(ranking)
+
+
+def published_reference_app() -> Any:
+    """The minimal Starlette app over the published ranking (``published``): the same
+    file the service maps, read by the service's own ``ranking_from_published``.
+
+    A factory named by import string (``uvicorn --factory``) so that every uvicorn worker
+    builds it; the tables folder comes from ``TALENTMAP_BENCH_TABLES``.
+    """
+    from talentmap.serving.ranking import RankingLineage, ranking_from_published
+    from talentmap.training.pipeline import ranking_file
+
+    published = ranking_file.read_ranking(Path(os.environ[REFERENCE_TABLES_ENV]))
+    if published is None:
+        raise RuntimeError("no published ranking to serve")
+    meta = published.meta
+    lineage = RankingLineage(
+        model_name="talent-promise",
+        model_version=str(meta["model_version"]),
+        run_id=meta.get("run_id"),
+        feature_snapshot_id=meta.get("feature_snapshot_id"),
+        lake_snapshot_id=meta.get("lake_snapshot_id"),
+        as_of=pd.Timestamp(meta["as_of"]).date(),
+        ranking_id=str(meta["ranking_id"]),
+    )
+    return _bare_app(ranking_from_published(published, None, lineage))  # type: ignore[arg-type]
+
+
+def _bare_app(ranking: Any) -> Any:
+    """Parse, validate, answer from ``ranking`` with the service's ``answers.shortlist``;
+    no authentication, audit, rate limit or per-request file checks."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, PlainTextResponse
@@ -281,9 +319,6 @@ def reference_app(ranking_path: Path) -> Any:
 
     from talentmap.serving.answers import shortlist
     from talentmap.serving.schemas import ShortlistRequest
-
-    with ranking_path.open("rb") as handle:
-        ranking = pickle.load(handle)
 
     async def answer(request: Request) -> JSONResponse:
         query = ShortlistRequest.model_validate_json(await request.body())
@@ -297,17 +332,39 @@ def reference_app(ranking_path: Path) -> Any:
     )
 
 
+REFERENCE_TABLES_ENV = "TALENTMAP_BENCH_TABLES"
+
+
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
 def reference(
-    ranking: Annotated[Path, typer.Option(help="Pickled ranking written by the benchmark.")],
     port: Annotated[int, typer.Option(help="Loopback port.")],
+    ranking: Annotated[
+        Path | None, typer.Option(help="Pickled ranking written by the benchmark.")
+    ] = None,
+    published_tables: Annotated[
+        Path | None, typer.Option(help="Feature tables folder holding a published ranking.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the reference app under uvicorn (started by the benchmark itself)."""
     import uvicorn
 
+    if published_tables is not None:
+        os.environ[REFERENCE_TABLES_ENV] = str(published_tables)
+        uvicorn.run(
+            "benchmarks.serving:published_reference_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    if ranking is None:
+        raise typer.BadParameter("--ranking or --published-tables")
     uvicorn.run(reference_app(ranking), host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -392,7 +449,7 @@ def run(
     _report(results)
 
 
-MAX_PUBLISHED = 100_000  # this machine's limit for this benchmark (issue 10, part 1)
+MILLION = 1_000_000  # the issue's national size: behind --million (minutes, ~3 GB of files)
 
 
 def synthetic_ranking(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -448,19 +505,107 @@ def _load_in_process(tables_dir: Path) -> float:
     return time.perf_counter() - started
 
 
+def _loaded_workers(log: Path) -> int:
+    """Workers that logged their load from the published ranking so far."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count("loaded from the published ranking")
+
+
+def _wait_all_loaded(log: Path, workers: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while _loaded_workers(log) < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"not every worker loaded:\n{log.read_text(errors='replace')[-3000:]}"
+            )
+        time.sleep(0.1)
+
+
+def _serve_published(
+    home: Path, env: dict[str, str], size: int, workers: int, requests: int, tables: Path
+) -> dict[str, Any]:
+    """One (size, workers) point: start-to-ready of ``talentmap serve``, then /shortlist
+    against the bare Starlette app over the same file with as many uvicorn workers."""
+    import httpx
+
+    out: dict[str, Any] = {"candidates": size, "workers": workers}
+    log = home / f"bentoml-{size}x{workers}.log"
+    port = _free_port()
+    argv = [sys.executable, "-m", "talentmap.serving.commands.serve"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    server = _launch(argv, {**env, "TALENTMAP_SERVING__WORKERS": str(workers)}, log)
+    servers: dict[str, tuple[str, subprocess.Popen[bytes], dict[str, str]]] = {}
+    started = time.perf_counter()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        servers["bentoml"] = (url, server, {"Authorization": f"Bearer {BENCH_KEY}"})
+        out["start_to_ready_seconds"] = round(_wait_ready(url, server, log), 2)
+        _wait_all_loaded(log, workers, server)
+        out["start_to_all_workers_loaded_seconds"] = round(time.perf_counter() - started, 2)
+        model = httpx.get(f"{url}/model", headers=servers["bentoml"][2], timeout=30).json()
+        out["source"] = model["ranking"]["source"]
+        out["served_candidates"] = model["ranking"]["candidates"]
+        out["build_seconds_in_worker"] = model["ranking"]["build_seconds"]
+        ref_port = _free_port()
+        ref_log = home / f"reference-{size}x{workers}.log"
+        ref = _launch(
+            [
+                *(sys.executable, "-m", "benchmarks.serving", "reference"),
+                *("--published-tables", str(tables), "--port", str(ref_port)),
+                *("--workers", str(workers)),
+            ],
+            {},
+            ref_log,
+        )
+        ref_url = f"http://127.0.0.1:{ref_port}"
+        servers["starlette"] = (ref_url, ref, {})
+        out["starlette_start_to_ready_seconds"] = round(_wait_ready(ref_url, ref, ref_log), 2)
+        for where, _, _ in servers.values():  # every worker up, not only the first
+            in_a_row = 0
+            while in_a_row < 20:
+                ok = httpx.get(f"{where}/readyz", timeout=5).status_code == 200
+                in_a_row = in_a_row + 1 if ok else 0
+                time.sleep(0.05 if ok else 0.5)
+        levels = []
+        for concurrency in CONCURRENCY:
+            row: dict[str, Any] = {"concurrency": concurrency}
+            for name, (where, _, headers) in servers.items():
+                console.print(f"[dim]{size:,} x{workers} {name}: concurrency {concurrency}…[/]")
+                row[name] = asyncio.run(_load(where, headers, concurrency, requests))
+            row["throughput_ratio_starlette_over_bentoml"] = round(
+                row["starlette"]["throughput_rps"] / row["bentoml"]["throughput_rps"], 2
+            )
+            row["p99_ratio_bentoml_over_starlette"] = round(
+                row["bentoml"]["p99_ms"] / row["starlette"]["p99_ms"], 2
+            )
+            levels.append(row)
+        out["levels"] = levels
+    finally:
+        for _, process, _ in servers.values():
+            _stop(process)
+        _stop(server)
+    return out
+
+
 @app.command()
 def published(
     candidates: Annotated[int, typer.Option(help="Candidates in the synthetic ranking.")] = 100_000,
-    workers: Annotated[int, typer.Option(help="Service workers.")] = 1,
+    workers: Annotated[
+        list[int] | None, typer.Option(help="Service workers; repeat for several (1 and 2).")
+    ] = None,
+    million: Annotated[
+        bool, typer.Option("--million", help="Also measure at 1,000,000 candidates.")
+    ] = False,
     requests: Annotated[int, typer.Option(help="Requests per concurrency level.")] = 1000,
 ) -> None:
-    """Start-to-ready of the service over a published ranking (issue 10); writes
-    benchmarks/results/serving_published.json.
+    """Issue 10 on the published path; writes benchmarks/results/serving_published.json.
 
     A small world goes through ``talentmap retrain`` (a real champion, a real publish);
-    its published ranking is then replaced by a synthetic one of ``candidates`` rows
-    naming that champion, and ``talentmap serve`` is timed from launch to ``/readyz``;
-    then ``/shortlist`` (k=50, with reasons) latency and throughput at concurrency 1, 8, 32.
+    its published ranking is then replaced by a synthetic one of N candidates naming that
+    champion. For each size and worker count: ``talentmap serve`` timed from launch to
+    ``/readyz`` (and to every worker's load), then ``/shortlist`` (k=50, with reasons)
+    p50/p99 and throughput at concurrency 1, 8, 32, against the bare Starlette app over
+    the same file with as many uvicorn workers, in the same run, by the same client.
     """
     from talentmap.generate.world import generate_world
     from talentmap.serving.auth import hash_key
@@ -470,9 +615,9 @@ def published(
     from talentmap.training.pipeline import ranking_file
     from talentmap.training.pipeline.retrain import retrain
 
-    if candidates > MAX_PUBLISHED:
-        raise typer.BadParameter(f"at most {MAX_PUBLISHED:,} candidates on this machine")
-    results: dict[str, Any] = {"candidates": candidates, "workers": workers}
+    counts = workers or [1, 2]
+    sizes = [candidates] + ([MILLION] if million and candidates != MILLION else [])
+    points: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="talentmap-bench-published-") as tmp:
         home = Path(tmp)
         settings = Settings(home=home, training=TrainingConfig(model=ModelConfig(num_threads=1)))
@@ -482,65 +627,87 @@ def published(
         real = ranking_file.read_ranking(settings.feature_tables_dir)
         assert real is not None
         meta = {k: v for k, v in real.meta.items() if k not in ("format", "rows")}
-        frame, founders, known = synthetic_ranking(candidates)
-        started = time.perf_counter()
-        ranking_file.write_ranking(real.folder.parent, frame, founders, known, meta)
-        results["write_seconds"] = round(time.perf_counter() - started, 2)
-        sizes = {p.name: p.stat().st_size for p in real.folder.iterdir()}
-        results["file_bytes"] = sizes
-        results["load_in_process_seconds"] = round(_load_in_process(settings.feature_tables_dir), 3)
         env = {
             "TALENTMAP_HOME": str(home),
             "TALENTMAP_SERVING__API_KEYS": json.dumps(
                 [{"name": "bench", "role": "staff", "sha256": hash_key(BENCH_KEY)}]
             ),
-            "TALENTMAP_SERVING__WORKERS": str(workers),
             "TALENTMAP_SERVING__RATE_LIMIT_PER_MINUTE": "0",
+            "TALENTMAP_SERVING__RELOAD_POLL_SECONDS": "0",
             "BENTOML_HOME": str(home / "bentoml"),
             "BENTOML_DO_NOT_TRACK": "True",
         }
-        port = _free_port()
-        argv = [sys.executable, "-m", "talentmap.serving.commands.serve"]
-        argv += ["--host", "127.0.0.1", "--port", str(port)]
-        server = _launch(argv, env, home / "bentoml.log")
-        try:
-            url = f"http://127.0.0.1:{port}"
-            results["start_to_ready_seconds"] = round(
-                _wait_ready(url, server, home / "bentoml.log"), 2
-            )
-            import httpx
+        for size in sizes:
+            with console.status(f"A synthetic published ranking of {size:,} candidates"):
+                frame, founders, known = synthetic_ranking(size)
+                started = time.perf_counter()
+                ranking_file.write_ranking(real.folder.parent, frame, founders, known, meta)
+                write_seconds = round(time.perf_counter() - started, 2)
+                del frame, founders, known
+            sizes_on_disk = {p.name: p.stat().st_size for p in real.folder.iterdir()}
+            in_process = round(_load_in_process(settings.feature_tables_dir), 3)
+            for count in counts:
+                point = _serve_published(
+                    home, env, size, count, requests, settings.feature_tables_dir
+                )
+                point.update(
+                    load_average_1m=round(os.getloadavg()[0], 1),  # a shared machine
+                    write_seconds=write_seconds,
+                    file_bytes=sizes_on_disk,
+                    load_in_process_seconds=in_process,
+                    measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+                points.append(point)
+                _write_published(points, requests)  # each point as soon as it is measured
+    _report_published(points, requests)
 
-            headers = {"Authorization": f"Bearer {BENCH_KEY}"}
-            model = httpx.get(f"{url}/model", headers=headers, timeout=30).json()
-            results["source"] = model["ranking"]["source"]
-            results["served_candidates"] = model["ranking"]["candidates"]
-            results["build_seconds_in_worker"] = model["ranking"]["build_seconds"]
-            ready_in_a_row = 0
-            while ready_in_a_row < 20:  # every worker ready, not only the first
-                ok = httpx.get(f"{url}/readyz", timeout=5).status_code == 200
-                ready_in_a_row = ready_in_a_row + 1 if ok else 0
-                time.sleep(0.05 if ok else 0.5)
-            results["shortlist_k50"] = [
-                asyncio.run(_load(url, headers, level, requests)) for level in CONCURRENCY
-            ]
-        finally:
-            _stop(server)
-    console.print(results)
+
+def _report_published(points: list[dict[str, Any]], requests: int) -> None:
+    table = Table(title="Published path: /shortlist k=50 with reasons, BentoML vs bare Starlette")
+    for column in ("candidates", "workers", "ready s", "all loaded s", "c", "server"):
+        table.add_column(column, justify="right")
+    for column in ("p50 ms", "p99 ms", "req/s", "errors"):
+        table.add_column(column, justify="right")
+    for point in points:
+        for level in point["levels"]:
+            for name in ("bentoml", "starlette"):
+                r = level[name]
+                table.add_row(
+                    f"{point['candidates']:,}",
+                    str(point["workers"]),
+                    f"{point['start_to_ready_seconds']:.1f}" if name == "bentoml" else "",
+                    f"{point['start_to_all_workers_loaded_seconds']:.1f}"
+                    if name == "bentoml"
+                    else "",
+                    str(level["concurrency"]),
+                    name,
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    f"{r['throughput_rps']:.0f}",
+                    str(r["errors"]),
+                )
+    console.print(table)
+    console.print(f"Written to {_write_published(points, requests)}")
+
+
+def _write_published(points: list[dict[str, Any]], requests: int) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "serving_published.json"
-    try:  # one entry per (candidates, workers); earlier entries of other shapes are kept
+    try:  # one entry per (candidates, workers); entries of other shapes are kept
         runs = json.loads(out.read_text())["runs"]
     except (OSError, ValueError, KeyError):
         runs = {}
-    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    runs[f"{candidates}x{workers}"] = results
+    for point in points:
+        runs[f"{point['candidates']}x{point['workers']}"] = point
     payload = {
         "suite": "serving_published",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "k": 50,
+        "requests_per_level": requests,
         "runs": runs,
     }
     out.write_text(json.dumps(payload, indent=2))
-    console.print(f"Written to {out}")
+    return out
 
 
 def _report(results: dict[str, Any]) -> None:

@@ -199,10 +199,14 @@ class TalentMapService:
 
     async def _served(self) -> Served | None:
         """What this request answers from: follows a new publish (every worker does, on
-        its next request) and drops subjects forgotten through any worker."""
+        its next request), follows ``/admin/reload`` answered by another worker, and drops
+        subjects forgotten through any worker."""
         served = self.state.current()
         if served is not None and self.state.published_changed(served):
             await anyio.to_thread.run_sync(self.state.follow_publish)
+            served = self.state.current()
+        if served is not None and self.state.reload_requested(served):
+            await anyio.to_thread.run_sync(self.state.follow_reload)
             served = self.state.current()
         return served
 
@@ -261,12 +265,13 @@ class TalentMapService:
 
     @bentoml.api(route="/admin/reload", output_spec=ReloadResponse)
     async def reload(self, request: ReloadRequest, /, ctx: bentoml.Context) -> Any:
-        """Load the champion again and swap the ranking atomically (admin)."""
+        """Load the champion again and swap the ranking atomically (admin), here and, through
+        the reload marker, in every other worker on its next request."""
         who = _caller(ctx)
         started = time.perf_counter()
         try:
             outcome = await anyio.to_thread.run_sync(
-                lambda: self.state.reload(force=request.force, trigger=f"admin:{who.name}")
+                lambda: self.state.reload_everywhere(request.force, trigger=f"admin:{who.name}")
             )
         except Exception as exc:  # the old ranking keeps being served
             return _error(ctx, 503, f"reload failed, still serving the previous ranking: {exc}")

@@ -56,6 +56,7 @@ from talentmap.serving.ranking import (
     build_ranking,
     ranking_from_published,
 )
+from talentmap.serving.reload_marker import bump_marker, marker_path, marker_stamp, read_marker
 from talentmap.settings import Settings
 from talentmap.settings.serving import ServingConfig
 from talentmap.training.model.estimator import PromiseModel
@@ -101,6 +102,7 @@ class Served:
     source: str = "computed"  # "published": mapped from the retrain chain's ranking file
     published_stamp: str | None = None  # the published ranking's stamp when this was built
     forget_stamps: tuple[str | None, str | None] = (None, None)  # (register, shared file)
+    reload_stamp: str | None = None  # the reload marker's stamp when this was built
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class ServingState:
         self._swap_lock = threading.Lock()
         self._checked_at = 0.0
         self._failed_publish: str | None = None
+        self.reload_file = marker_path(settings.path(config.cache_dir))
+        self._failed_marker: str | None = None
+        self._follow_lock = threading.Lock()  # concurrent requests follow a marker once
 
     # ------------------------------------------------------------------ status
     def readiness(self) -> tuple[bool, str]:
@@ -180,6 +185,7 @@ class ServingState:
     def build(self, champion: ChampionInfo, model: PromiseModel) -> Served:
         """A complete new ``Served``: the published ranking if it fits, else computed."""
         forget_stamps = self.forget_stamps()  # before reading: a later append is re-checked
+        reload_stamp = marker_stamp(self.reload_file)  # likewise: a later bump is followed
         self.forgotten = self.forgotten.union(read_forgotten(self.forgotten_file))
         published_stamp = ranking_stamp(self.settings.feature_tables_dir)
         published = self._usable_published(champion)
@@ -191,6 +197,7 @@ class ServingState:
             served,
             published_stamp=published.stamp if published is not None else published_stamp,
             forget_stamps=forget_stamps,
+            reload_stamp=reload_stamp,
         )
 
     def _usable_published(self, champion: ChampionInfo) -> PublishedRanking | None:
@@ -507,6 +514,57 @@ class ServingState:
         except Exception as exc:
             self._failed_publish = stamp
             logger.error("following the new published ranking failed: %s", exc)
+
+    def reload_everywhere(self, force: bool, trigger: str) -> ReloadOutcome:
+        """``POST /admin/reload``: bump the marker every worker follows, then reload here.
+
+        The marker goes first, so this worker's build records the new stamp and does not
+        follow its own bump; the other workers reload on their next request.
+        """
+        try:
+            bump_marker(self.reload_file, force, trigger)
+        except OSError as exc:  # this worker still reloads; the poller reaches the others
+            logger.error("cannot write the reload marker for the other workers: %s", exc)
+        outcome = self.reload(force=force, trigger=trigger)
+        if not outcome.reloaded:
+            self._note_marker(outcome.served)
+        return outcome
+
+    def reload_requested(self, served: Served) -> bool:
+        """``POST /admin/reload`` was answered by a worker since ``served`` was built."""
+        stamp = marker_stamp(self.reload_file)
+        return stamp is not None and stamp not in (served.reload_stamp, self._failed_marker)
+
+    def follow_reload(self) -> None:
+        """Reload because another worker was asked to (every worker does, on request).
+
+        Serialised with the other reloads. A reload that finds nothing to do (``force``
+        off, same champion, same features) records the marker as seen; a failure keeps
+        the current ranking and is not retried on every request (the poller retries).
+        """
+        with self._follow_lock:
+            stamp = marker_stamp(self.reload_file)
+            body = read_marker(self.reload_file)
+            try:
+                served = self.served
+                if served is None or not self.reload_requested(served):
+                    return  # another request of this worker already followed it
+                outcome = self.reload(
+                    force=bool(body.get("force", True)),
+                    trigger=f"reload marker from {body.get('by', 'another worker')}",
+                )
+                if not outcome.reloaded:
+                    self._note_marker(outcome.served, stamp)
+            except Exception as exc:
+                self._failed_marker = stamp
+                logger.error("following /admin/reload from another worker failed: %s", exc)
+
+    def _note_marker(self, served: Served, stamp: str | None = None) -> None:
+        """Record the marker as followed by ``served`` without rebuilding it."""
+        updated = replace(served, reload_stamp=stamp or marker_stamp(self.reload_file))
+        with self._swap_lock:
+            if self.served is served:
+                self.served = updated
 
     # ------------------------------------------------------------------ background
     def start(self) -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from talentmap import contract
+from talentmap.settings.engine import DaskConfig, TrainingEngine
 from talentmap.settings.model import ModelConfig
 
 # Built from the contract, so pydantic rejects unknown kinds and the lists cannot drift.
@@ -104,6 +105,15 @@ class TrainingConfig(BaseModel):
     model: ModelConfig = Field(
         default_factory=ModelConfig,
         description="Promise model hyperparameters, time slices and calibration.",
+    )
+    engine: TrainingEngine = Field(
+        "local",
+        description="Where the LightGBM trees are trained: 'local' (this process) or "
+        "'dask' (lightgbm.dask on the cluster of training.dask; docs/SCALE.md).",
+    )
+    dask: DaskConfig = Field(
+        default_factory=DaskConfig,
+        description="The Dask cluster of training.engine = 'dask'.",
     )
     as_of_every_months: int = Field(
         3,

@@ -195,3 +195,30 @@ def test_a_new_publish_reaches_both_workers(server: Server, client: httpx.Client
 
     _answers(server, client, check, k=10)
     assert len(_log_lines(server, "(published ranking changed)")) == 2  # one per worker
+
+
+def test_an_admin_reload_reaches_both_workers(server: Server, client: httpx.Client) -> None:
+    """The champion moved by hand, one ``POST /admin/reload``: both workers serve it.
+
+    The poller is off, and the move publishes nothing, so only the reload marker can
+    carry the reload to the worker that did not answer it.
+    """
+    from talentmap.training.tracking.target import activate, resolve_target
+
+    target = resolve_target(server.world.settings)
+    serving = _shortlist(client, k=1)["lineage"]["model_version"]
+    with activate(target) as mlflow_client:
+        versions = mlflow_client.search_model_versions(f"name='{target.registered_model}'")
+        others = sorted({str(v.version) for v in versions} - {str(serving)})
+        assert others, "the two retrains registered one version only"
+        moved = others[0]
+        mlflow_client.set_registered_model_alias(target.registered_model, "champion", moved)
+    response = client.post("/admin/reload", json={"force": True}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == moved
+
+    def check(body: dict[str, Any]) -> None:  # whichever worker answers, the moved champion
+        assert body["lineage"]["model_version"] == moved, body["lineage"]
+
+    _answers(server, client, check, k=10)
+    assert len(_log_lines(server, "reload marker from admin:admin-tester")) == 1  # the other

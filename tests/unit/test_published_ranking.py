@@ -207,6 +207,36 @@ def test_a_new_publish_is_followed(world, home: Settings) -> None:  # noqa: F811
     assert not state.published_changed(state.served)
 
 
+def test_an_admin_reload_through_one_worker_reaches_the_other(home: Settings) -> None:
+    one, two = _worker(home), _worker(home)
+    before_one, before_two = one.served, two.served
+    assert not two.reload_requested(before_two)  # at start-up: nothing to follow
+    one.reload_everywhere(force=True, trigger="admin:test")
+    assert one.served is not before_one  # rebuilt in the worker that answered...
+    assert not one.reload_requested(one.served)  # ...which does not follow its own bump
+    assert two.reload_requested(two.served)  # the other worker's next request sees it
+    two.follow_reload()
+    assert two.served is not before_two and two.served.loaded_at >= one.served.loaded_at
+    assert not two.reload_requested(two.served)  # followed once, not on every request
+    again = two.served
+    two.follow_reload()
+    assert two.served is again
+
+
+def test_a_reload_without_force_is_recorded_as_followed(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "champion_version", lambda *args: CHAMPION.version)
+    one, two = _worker(home), _worker(home)
+    # Same champion, same features: nothing to rebuild, but the marker counts as seen.
+    one.reload_everywhere(force=False, trigger="admin:test")
+    assert not one.reload_requested(one.served)
+    before = two.served
+    two.follow_reload()
+    assert two.served.ranking is before.ranking  # not rebuilt...
+    assert not two.reload_requested(two.served)  # ...and not asked again on every request
+
+
 def test_a_ranking_of_another_model_falls_back(
     world,  # noqa: F811
     home: Settings,

@@ -247,6 +247,7 @@ def test_the_shortlist_route_answers_only_with_its_audit_line(
         refusal=lambda: None,
         current=lambda: served,
         published_changed=lambda _: False,
+        reload_requested=lambda _: False,
     )
     handler.config = ServingConfig()
     path = tmp_path / "shortlists.jsonl"

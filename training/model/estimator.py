@@ -61,6 +61,7 @@ from talentmap.training.model.time_split import (
     as_of_days,
     time_split,
 )
+from talentmap.training.model.tree_engine import LOCAL, TreeEngine
 
 # 2: the selected scorer (weights, linear part); version 1 folders load as trees only.
 FORMAT_VERSION = 2
@@ -111,12 +112,16 @@ class PromiseModel(BaseEstimator):
         categorical_features: Sequence[str] | None = None,
         monotone: Mapping[str, int] | None = None,
         label_horizon_months: int | None = None,
+        tree_engine: TreeEngine | None = None,
     ) -> None:
         self.config = config
         self.features = features
         self.categorical_features = categorical_features
         self.monotone = monotone
         self.label_horizon_months = label_horizon_months
+        # Where the trees are trained (``training.engine``); None = this process. Only a
+        # fit uses it: nothing of it is saved with the model.
+        self.tree_engine = tree_engine
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
@@ -129,6 +134,7 @@ class PromiseModel(BaseEstimator):
         (see ``ModelConfig.refit``).
         """
         config = self.config or ModelConfig()
+        engine = self.tree_engine or LOCAL
         self._learn_schema(frame)
         labels = _labels(y, len(frame))
         if len(as_of) != len(frame):
@@ -160,7 +166,7 @@ class PromiseModel(BaseEstimator):
         unseen_fit, windows_closed = self._closed_windows(unseen_fit, days, labels, split)
         stops, calib_trees, calib_raw = {}, {}, {}
         for objective in config.tree_variants:
-            stop = trees.early_stopped(
+            stop = engine.early_stopped(
                 config,
                 objective,
                 every.subset(rows[TRAIN]),
@@ -173,7 +179,7 @@ class PromiseModel(BaseEstimator):
             booster = stop.booster
             if config.refit != "none":
                 rounds = self._rounds(config, stop)
-                booster = trees.refit(
+                booster = engine.refit(
                     config,
                     objective,
                     every.subset(unseen_fit),
@@ -207,7 +213,7 @@ class PromiseModel(BaseEstimator):
             # A part the selection gave no weight keeps its out-of-time fit: refitting it
             # would cost time and change no score.
             if selection.tree_weight != 0:
-                booster = trees.refit(
+                booster = engine.refit(
                     config,
                     selection.tree_objective,
                     every,

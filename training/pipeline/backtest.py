@@ -64,6 +64,7 @@ from talentmap.training.evaluation.metrics import ranking_report, to_jsonable
 from talentmap.training.evaluation.regional_floor import french_regions, regional_floor_cost
 from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.model.linear import LinearPart
+from talentmap.training.model.tree_engine import TreeEngine, open_tree_engine
 from talentmap.training.pipeline.candidates import (
     CANDIDATE,
     candidate_status,
@@ -209,11 +210,13 @@ def fit_model(
     config: ModelConfig,
     features: Sequence[str],
     horizon_months: int | None = None,
+    tree_engine: TreeEngine | None = None,
 ) -> PromiseModel:
     """Fit the promise model (time-split early stopping, selection, calibration inside).
 
     ``horizon_months``: the label horizon, so that the models judged on the inner
     validation learn only from label windows closed before it (see ``PromiseModel``).
+    ``tree_engine``: where the trees are trained (``training.engine``; None = here).
     """
     model = PromiseModel(
         config=config,
@@ -221,8 +224,11 @@ def fit_model(
         categorical_features=categorical_names(features),
         monotone={k: v for k, v in monotone_directions().items() if k in set(features)},
         label_horizon_months=horizon_months,
+        tree_engine=tree_engine,
     )
-    return model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
+    model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
+    model.tree_engine = None  # its cluster lives for the fit only; never kept, never saved
+    return model
 
 
 def fit_baselines(
@@ -459,14 +465,16 @@ def run_backtest(
     model_config = (
         config.model if choose_model is None else choose_model(train_frame, training.rows)
     )
-    model = fit_model(
-        train_frame,
-        training.rows["label"],
-        training.rows["as_of"],
-        model_config,
-        features,
-        rules.horizon_months,
-    )
+    with open_tree_engine(config) as engine:  # a Dask cluster lives for this fit only
+        model = fit_model(
+            train_frame,
+            training.rows["label"],
+            training.rows["as_of"],
+            model_config,
+            features,
+            rules.horizon_months,
+            tree_engine=engine,
+        )
     step(5)
     logistic = fit_baselines(
         train_frame, training.rows["label"], features, config.model.seed, config.model.linear_c
