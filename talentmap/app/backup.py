@@ -52,6 +52,8 @@ FEAST_DUMP = "feast/feast.pgdump"
 FEATURE_VERSION = "feature-version"
 LAKE = "lake"
 REGISTER = "optouts/register.jsonl"
+# Staff watchlists and their feeds' events live with the service's state (issue 11).
+WATCHLISTS = "serving/watchlists.sqlite"
 EMBEDDED, PRODUCTION = "embedded", "production"
 
 
@@ -303,4 +305,7 @@ def _copy_everything(
     register = register_path(settings)
     if register.is_file():
         copy_complete_lines(register, stage / REGISTER)
+    watchlists = settings.path(settings.serving.watchlists.db)
+    if watchlists.is_file():
+        sqlite_copy(watchlists, stage / WATCHLISTS)
     return BackupManifest(profile=profile, champion_version=champion, details=details)

@@ -212,6 +212,11 @@ def _stage(
     if (folder / parts.REGISTER).is_file():
         shutil.copy2(folder / parts.REGISTER, stage / "register.jsonl")
         plan.moves.append((stage / "register.jsonl", register_path(settings)))
+    if (folder / parts.WATCHLISTS).is_file():
+        staged = stage / "watchlists.sqlite"
+        shutil.copy2(folder / parts.WATCHLISTS, staged)
+        staged.chmod(0o600)  # holders' lists: readable by the service's user only
+        plan.moves.append((staged, settings.path(settings.serving.watchlists.db)))
     return plan
 
 

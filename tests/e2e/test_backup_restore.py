@@ -31,6 +31,8 @@ from talentmap.app.backup_manifest import MANIFEST
 from talentmap.app.cli import app as talentmap_app
 from talentmap.optouts import record_opt_outs, register_path
 from talentmap.serving.auth import hash_key
+from talentmap.serving.watch_events import Filters
+from talentmap.serving.watchlists import WatchlistStore
 from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
 from talentmap.settings.training import TrainingConfig
@@ -103,6 +105,8 @@ def test_backup_restore_into_an_empty_home_serves_the_same_champion(
     forgotten = _top_org(settings)
     record_opt_outs(register_path(settings), [("org", forgotten)])
     register = register_path(settings).read_bytes()
+    watchlists_db = settings.path(settings.serving.watchlists.db)
+    WatchlistStore(watchlists_db).create("alice", "Occitanie", Filters(region="Occitanie", k=10))
 
     backup_dir = tmp_path / "backup"
     taken = _cli(monkeypatch, home, "backup", "--out", str(backup_dir))
@@ -113,6 +117,7 @@ def test_backup_restore_into_an_empty_home_serves_the_same_champion(
     assert manifest["details"]["feature_version"] == outcome.version_dir.name
     assert "mlflow/mlruns.db" in manifest["files"]
     assert "optouts/register.jsonl" in manifest["files"]
+    assert "serving/watchlists.sqlite" in manifest["files"]
     assert any(name.startswith("lake/snapshots/") for name in manifest["files"])
 
     model_before, shortlist_before = _served(home)
@@ -127,6 +132,8 @@ def test_backup_restore_into_an_empty_home_serves_the_same_champion(
     assert done.exit_code == 0, done.output
     restored_settings = _settings(restored)
     assert register_path(restored_settings).read_bytes() == register
+    restored_lists = WatchlistStore(restored_settings.path(restored_settings.serving.watchlists.db))
+    assert [w.name for w in restored_lists.list("alice")] == ["Occitanie"]
     assert restored_settings.feature_store_dir.is_symlink()
     assert restored_settings.feature_store_dir.resolve().parent.name == outcome.version_dir.name
     assert _ranking_meta(restored_settings) == ranking
