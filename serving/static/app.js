@@ -160,6 +160,7 @@ function regionName(region) {
 
 function reasonItem(reason) {
   const item = el("li", reason.text, reason.contribution > 0 ? "up" : "down");
+  item.lang = "en"; // the model's reasons are English sentences (training/model/phrasing.py)
   item.title = t("table.reason_title", { feature: reason.feature, contribution: I18N.number(reason.contribution, 3) });
   return item;
 }

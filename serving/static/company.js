@@ -105,7 +105,11 @@
       fact(current, "company.score", I18N.number(c.score, 3));
       fact(current, "company.rank", t("company.rank_of", { rank: I18N.number(c.rank), total: I18N.number(c.candidates) }));
       fact(current, "company.percentile", I18N.number(c.percentile, 1));
-      for (const r of c.reasons || []) reasons.append(el("li", r.text, r.contribution > 0 ? "up" : "down"));
+      for (const r of c.reasons || []) {
+        const li = el("li", r.text, r.contribution > 0 ? "up" : "down");
+        li.lang = "en"; // the model's reasons are English sentences (not translated yet)
+        reasons.append(li);
+      }
       if (!reasons.children.length) reasons.append(el("li", t("table.no_reason")));
     } else {
       fact(current, "company.rank", t("company.not_ranked"));
