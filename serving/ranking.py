@@ -30,7 +30,7 @@ import pandas as pd
 
 from talentmap.serving.regions import map_region
 from talentmap.training.model.estimator import PromiseModel
-from talentmap.training.model.explain import top_reasons
+from talentmap.training.model.explain import localised_texts, top_reasons
 from talentmap.training.pipeline import ranking_file
 
 N_REASONS = 3
@@ -92,8 +92,11 @@ class _ReasonMemo:
         return self._done.get(org_id)
 
     def put_many(self, items: Mapping[str, tuple[ReasonDict, ...]]) -> None:
+        # Every reason held carries its text in each language, whoever produced it: the
+        # model (reason_dict) or a published file, whose reasons are stored in English.
+        ready = {org: tuple(with_texts(r) for r in reasons) for org, reasons in items.items()}
         with self._lock:
-            self._done.update(items)
+            self._done.update(ready)
 
     def __len__(self) -> int:
         return len(self._done)
@@ -118,16 +121,33 @@ def _index(values: np.ndarray) -> dict[str, np.ndarray]:
     return {str(v): _frozen(g.to_numpy(dtype=np.int64)) for v, g in frame.groupby("v")["row"]}
 
 
+def with_texts(reason: ReasonDict) -> ReasonDict:
+    """``reason`` plus ``texts`` ({"en": text, "fr": ...}), worded from its structured parts.
+
+    ``text`` stays the English sentence (API clients rely on it); ``texts`` lets the web
+    page show the reason in its own language. Reasons read from a published ranking file
+    (any format version: they hold feature, value, contribution, text) get it here.
+    """
+    if "texts" in reason:
+        return reason
+    texts = localised_texts(
+        reason["feature"], reason["value"], reason["contribution"], reason.get("text")
+    )
+    return {**reason, "texts": texts}
+
+
 def reason_dict(reason: Any) -> ReasonDict:
     value = reason.value
     if isinstance(value, float) and not np.isfinite(value):
         value = None
-    return {
-        "feature": reason.feature,
-        "value": value,
-        "contribution": round(float(reason.contribution), 6),
-        "text": reason.text,
-    }
+    return with_texts(
+        {
+            "feature": reason.feature,
+            "value": value,
+            "contribution": round(float(reason.contribution), 6),
+            "text": reason.text,
+        }
+    )
 
 
 @dataclass(frozen=True, eq=False)

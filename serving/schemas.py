@@ -99,7 +99,12 @@ class ReasonOut(BaseModel):
     feature: str
     value: float | str | None = Field(description="The value the model saw; null = unknown.")
     contribution: float = Field(description="Signed contribution, raw log-odds.")
-    text: str = Field(description="In plain words, with its direction.")
+    text: str = Field(description="In plain words, with its direction (English).")
+    texts: dict[str, str] | None = Field(
+        None,
+        description="The same reason worded in each language of the page, by language code "
+        '({"en": ..., "fr": ...}); built from feature, value and direction, not translated.',
+    )
 
 
 class Candidate(BaseModel):

@@ -159,8 +159,9 @@ function regionName(region) {
 }
 
 function reasonItem(reason) {
-  const item = el("li", reason.text, reason.contribution > 0 ? "up" : "down");
-  item.lang = "en"; // the model's reasons are English sentences (training/model/phrasing.py)
+  const { text, lang } = I18N.reason(reason); // the page's language; English marked as such
+  const item = el("li", text, reason.contribution > 0 ? "up" : "down");
+  if (lang) item.lang = lang;
   item.title = t("table.reason_title", { feature: reason.feature, contribution: I18N.number(reason.contribution, 3) });
   return item;
 }
@@ -223,7 +224,7 @@ function exportCsv() {
     "csv.score", "csv.percentile", "csv.founders", "csv.reason_1", "csv.reason_2", "csv.reason_3"].map((key) => t(key));
   const lines = [header.map(csvCell).join(",")];
   for (const c of state.candidates) {
-    const reasons = (c.reasons || []).map((r) => r.text);
+    const reasons = (c.reasons || []).map((r) => I18N.reason(r).text);
     lines.push([c.rank, c.org_id, c.name, c.region, c.city, c.sector, c.score.toFixed(4),
       c.percentile, c.founders.map((f) => `${f.name} (${f.role})`).join("; "),
       reasons[0], reasons[1], reasons[2]].map(csvCell).join(","));

@@ -106,8 +106,9 @@
       fact(current, "company.rank", t("company.rank_of", { rank: I18N.number(c.rank), total: I18N.number(c.candidates) }));
       fact(current, "company.percentile", I18N.number(c.percentile, 1));
       for (const r of c.reasons || []) {
-        const li = el("li", r.text, r.contribution > 0 ? "up" : "down");
-        li.lang = "en"; // the model's reasons are English sentences (not translated yet)
+        const { text, lang } = I18N.reason(r); // the page's language; English marked as such
+        const li = el("li", text, r.contribution > 0 ? "up" : "down");
+        if (lang) li.lang = lang;
         reasons.append(li);
       }
       if (!reasons.children.length) reasons.append(el("li", t("table.no_reason")));

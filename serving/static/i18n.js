@@ -123,6 +123,16 @@ const I18N = (() => {
     });
   }
 
+  // reason(r) -> {text, lang}: a model reason (API: text in English, texts by language,
+  // worded server-side from the structured reason) in the page's language. Without a text
+  // in this language (an older server), the English text with lang "en", which the
+  // caller sets on the element so that screen readers read it as English.
+  function reason(r) {
+    const own = r && r.texts && r.texts[lang];
+    if (own) return { text: own, lang: null };
+    return { text: (r && r.text) || "", lang: lang === "en" ? null : "en" };
+  }
+
   // A link to another page of this site that keeps a language forced by ?lang=.
   function href(path) {
     const wanted = forced();
@@ -147,6 +157,6 @@ const I18N = (() => {
       return undefined;
     });
 
-  return { lang, locale, languages: LANGUAGES, ready, t, plural, number, percent, money, date, apply, setLang, href };
+  return { lang, locale, languages: LANGUAGES, ready, t, plural, number, percent, money, date, apply, setLang, href, reason };
 })();
 window.I18N = I18N;

@@ -152,7 +152,12 @@ def test_the_shortlist_is_the_published_ranking(server: Server, client: httpx.Cl
         assert [r["score"] for r in rows] == [t["score"] for t in top]
         assert [r["rank"] for r in rows] == [t["rank"] for t in top]
         assert [r["percentile"] for r in rows] == [t["percentile"] for t in top]
-        assert [r["reasons"][0] for r in rows] == [json.loads(t["reason_1"]) for t in top]
+        served = [r["reasons"][0] for r in rows]
+        # The file's reason, plus its texts by language (worded on read from its parts).
+        assert [{k: v for k, v in r.items() if k != "texts"} for r in served] == [
+            json.loads(t["reason_1"]) for t in top
+        ]
+        assert all(r["texts"]["en"] == r["text"] != r["texts"]["fr"] for r in served)
         assert body["lineage"]["ranking_id"].startswith(published.meta["ranking_id"])
         assert body["lineage"]["model_version"] == published.meta["model_version"]
         assert body["total_candidates"] <= published.meta["rows"]

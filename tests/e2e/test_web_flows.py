@@ -234,6 +234,14 @@ def test_company_page_from_a_shortlist_row(server: Server, client: httpx.Client,
         founders = page.locator("#founders").inner_text()
         for founder in top["founders"]:
             assert founder["name"] in founders
+        # The reasons in the page's language, worded from the reasons the published file
+        # holds (English only there), never marked as another language.
+        reasons = page.locator("#reasons li")
+        assert reasons.all_text_contents() == [r["texts"][lang] for r in top["reasons"]]
+        assert reasons.evaluate_all("lis => lis.map(li => li.lang)") == [""] * len(top["reasons"])
+        if lang == "fr":
+            assert all(r["texts"]["fr"] != r["text"] for r in top["reasons"])
+            assert all("score)" in t for t in reasons.all_text_contents())
         assert_accessible(page)
         tab_to(page, "#back-link")
         tab_to(page, "#history a")

@@ -11,7 +11,9 @@ outside the server and any JavaScript error; screenshots go to ``tests/artifacts
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from browser import (
     assert_accessible,
@@ -27,6 +29,18 @@ from talentmap.serving.regions import MAP_REGIONS
 from talentmap.serving.translations import load_catalogue
 
 pytestmark = pytest.mark.e2e
+
+
+def shortlist_top(server: Server) -> dict[str, Any]:
+    """The top candidate as the API gives it (reasons: English text, texts by language)."""
+    answer = httpx.post(
+        f"{server.url}/shortlist",
+        json={"k": 1},
+        headers={"Authorization": f"Bearer {STAFF_KEY}"},
+        timeout=120,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["candidates"][0]
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +122,18 @@ def test_french_by_default_english_remembered_and_lang_forced(page, server: Serv
     score = page.locator("#shortlist tbody tr.row td:nth-child(5)").first.inner_text()
     assert "," in score and "." not in score
     assert page.locator("#table-title").inner_text().startswith("Liste restreinte")
+    # The model's reasons are French too, worded from the structured reasons (the API's
+    # `text` stays English), and not marked as English.
+    top = shortlist_top(server)
+    assert top["reasons"] and all(r["texts"]["fr"] != r["text"] for r in top["reasons"])
+    page.locator("#shortlist tbody tr.row").first.click()
+    reasons = page.locator("#shortlist tbody tr.reasons").first.locator("li")
+    assert reasons.all_text_contents() == [r["texts"]["fr"] for r in top["reasons"]]
+    assert reasons.evaluate_all("lis => lis.map(li => li.lang)") == [""] * len(top["reasons"])
+    assert any(
+        t.endswith("(fait monter le score)") or t.endswith("(fait baisser le score)")
+        for t in reasons.all_text_contents()
+    )
     assert_accessible(page)
     # Every key control is reachable with the keyboard alone.
     for selector in (
@@ -131,6 +157,9 @@ def test_french_by_default_english_remembered_and_lang_forced(page, server: Serv
     assert page.evaluate("document.documentElement.lang") == "en"
     score = page.locator("#shortlist tbody tr.row td:nth-child(5)").first.inner_text()
     assert "." in score and "," not in score
+    page.locator("#shortlist tbody tr.row").first.click()
+    reasons = page.locator("#shortlist tbody tr.reasons").first.locator("li")
+    assert reasons.all_text_contents() == [r["text"] for r in top["reasons"]]
     assert page.locator("[data-lang-switch=en]").get_attribute("aria-pressed") == "true"
     assert_accessible(page)
     save_screenshot(page, "talentmap-main-en")
@@ -148,8 +177,6 @@ def test_french_by_default_english_remembered_and_lang_forced(page, server: Serv
 
 
 def test_catalogue_route_is_public_and_rejects_unknown_languages(server: Server) -> None:
-    import httpx
-
     for lang in ("fr", "en"):
         answer = httpx.get(f"{server.url}/i18n/{lang}.json", timeout=30)
         assert answer.status_code == 200

@@ -13,9 +13,12 @@ from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.model.explain import (
     BIAS,
     LOWERS,
+    LOWERS_FR,
     RAISES,
+    RAISES_FR,
     contributions,
     reasons_frame,
+    sentence,
     top_reasons,
 )
 from talentmap.training.model.phrasing import describe, feature_label, phrase_for
@@ -75,6 +78,18 @@ def test_unseen_category_is_explained_as_unknown(fitted) -> None:
     reasons = top_reasons(model, row, n=len(model.feature_names_))[0]
     region = [r for r in reasons if r.feature == "region"]
     assert all(r.value is None and r.fact == "region unknown" for r in region)
+
+
+def test_reasons_are_worded_in_each_language(fitted) -> None:
+    model, x = fitted
+    for reasons in top_reasons(model, x.head(20), n=3):
+        for reason in reasons:
+            assert reason.texts["en"] == reason.text
+            assert reason.texts["fr"] == sentence(
+                reason.feature, reason.value, reason.contribution, "fr"
+            )
+            direction = RAISES_FR if reason.contribution > 0 else LOWERS_FR
+            assert reason.texts["fr"].endswith(f"({direction})")
 
 
 def test_reasons_frame_has_one_column_per_reason(fitted) -> None:

@@ -24,6 +24,7 @@ from talentmap.serving.ranking import OptOuts, build_ranking, ranking_from_publi
 from talentmap.serving.state import ServingState
 from talentmap.settings import Settings
 from talentmap.settings.serving import ServingConfig
+from talentmap.training.model.explain import sentence
 from talentmap.training.pipeline import ranking_file
 from talentmap.training.pipeline.batch_ranking import ranking_rows
 
@@ -128,6 +129,22 @@ def test_the_read_ranking_is_the_computed_one(world, tmp_path: Path) -> None:  #
     assert fetched == []
     assert read.reasons([TOP_N + 2]) == built.reasons([TOP_N + 2])  # below N: fetched
     assert fetched == [[read.org_ids[TOP_N + 2]]]
+
+
+def test_reasons_read_from_the_file_are_worded_in_french_on_read(world, tmp_path: Path) -> None:  # noqa: F811
+    # The file stores feature, value, contribution and the English text (any published
+    # file so far): the French is worded on read from those parts, and the English kept.
+    model, _, _ = world
+    folder = publish(world, tmp_path / "features")
+    stored = json.loads(pq.read_table(folder / ranking_file.PARQUET_FILE)["reason_1"][0].as_py())
+    assert "texts" not in stored
+    read = ranking_from_published(ranking_file.read_ranking(folder.parent), model, LINEAGE)
+    first = read.reasons([0])[0][0]
+    assert first["text"] == stored["text"] and first["texts"]["en"] == stored["text"]
+    assert first["texts"]["fr"] == sentence(
+        stored["feature"], stored["value"], stored["contribution"], "fr"
+    )
+    assert first["texts"]["fr"].endswith(("(fait monter le score)", "(fait baisser le score)"))
 
 
 def test_forget_is_applied_on_read(world, tmp_path: Path) -> None:  # noqa: F811

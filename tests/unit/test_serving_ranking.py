@@ -176,6 +176,13 @@ def test_shortlist_answer_matches_the_schema(ranking: Ranking) -> None:
     ShortlistResponse.model_validate(body)
     assert body["filters"]["k"] == 5 and body["lineage"]["model_version"] == "7"
     assert all(c["region"] == "Occitanie" and len(c["reasons"]) <= 3 for c in body["candidates"])
+    reasons = [r for c in body["candidates"] for r in c["reasons"]]
+    assert reasons and all(r["texts"]["en"] == r["text"] for r in reasons)  # English kept
+    assert all(
+        r["texts"]["fr"].endswith("score)") and r["texts"]["fr"] != r["text"] for r in reasons
+    )
+    parsed = ShortlistResponse.model_validate(body).candidates[0].reasons
+    assert parsed and parsed[0].texts == body["candidates"][0]["reasons"][0]["texts"]
     bare = shortlist(ranking, ShortlistRequest(include_explanations=False), default_k=12)
     assert len(bare["candidates"]) == 12 and "reasons" not in bare["candidates"][0]
 

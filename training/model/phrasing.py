@@ -79,6 +79,7 @@ STAGES: dict[int, str] = {
 
 _ROUND = "pre_seed|seed|angel|series_a|series_b|series_c_plus|venture_unknown|grant|debt|crowdfunding|other"
 _PROGRAM = "incubator|accelerator|public_program|competition"
+ROUND_TYPES, PROGRAM_KINDS = _ROUND, _PROGRAM  # for phrasing_fr, whose rows share the patterns
 
 PHRASES: tuple[Phrase, ...] = (
     # profile
@@ -529,6 +530,11 @@ def _match(name: str) -> tuple[Phrase, re.Match[str]] | None:
         if match:
             return phrase, match
     return None
+
+
+def match_phrase(name: str) -> tuple[Phrase, re.Match[str]] | None:
+    """The table row that words ``name`` and its match (groups); None: generic phrase."""
+    return _match(name)
 
 
 def phrase_for(name: str) -> Phrase | None:
