@@ -75,13 +75,9 @@ class _Runtime:
         return self.state.current() if self.state is not None else None
 
     def fresh(self) -> Served | None:
-        """``served`` after following a new publish, as the POST APIs do (blocking)."""
-        state = self.state
-        served = state.current() if state is not None else None
-        if state is not None and served is not None and state.published_changed(served):
-            state.follow_publish()
-            served = state.current()
-        return served
+        """``served`` after following a new publish or reload, as the POST APIs do
+        (blocking)."""
+        return self.state.catch_up() if self.state is not None else None
 
     def readiness(self) -> tuple[bool, str]:
         if self.state is None:
@@ -201,13 +197,13 @@ class TalentMapService:
         """What this request answers from: follows a new publish (every worker does, on
         its next request), follows ``/admin/reload`` answered by another worker, and drops
         subjects forgotten through any worker."""
-        served = self.state.current()
-        if served is not None and self.state.published_changed(served):
-            await anyio.to_thread.run_sync(self.state.follow_publish)
-            served = self.state.current()
-        if served is not None and self.state.reload_requested(served):
-            await anyio.to_thread.run_sync(self.state.follow_reload)
-            served = self.state.current()
+        state = self.state
+        served = state.current()
+        # Checked on the loop (a ``stat`` each); followed off it, in one place.
+        if served is not None and (
+            state.published_changed(served) or state.reload_requested(served)
+        ):
+            served = await anyio.to_thread.run_sync(state.catch_up)
         return served
 
     @bentoml.on_shutdown

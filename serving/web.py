@@ -39,8 +39,8 @@ def build_web_app(
 ) -> Starlette:
     """``served`` returns the current ``Served`` (or None while loading); ``audit`` the
     service's ``AuditLog`` (company pages are audited like shortlists); ``fresh`` the
-    current ``Served`` after following a new publish (blocking; the watchlist routes call
-    it)."""
+    current ``Served`` after following a new publish or another worker's reload
+    (blocking; the watchlist routes call it)."""
 
     async def index(_: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
