@@ -26,7 +26,7 @@ import bentoml
 from starlette.responses import JSONResponse
 
 from talentmap import logs
-from talentmap.serving.answers import audited_shortlist, score_items
+from talentmap.serving.answers import NOT_READY, audited_shortlist, score_items
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
 from talentmap.serving.headers import SecurityHeadersMiddleware
@@ -46,8 +46,6 @@ from talentmap.serving.state import OnlineStoreError, Served, ServingState
 from talentmap.serving.watchlists import store_for
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
-
-NOT_READY = "no ranking loaded yet; see /readyz for the reason"
 
 
 def _worker_logging() -> None:
