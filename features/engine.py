@@ -11,7 +11,7 @@ from datetime import date
 
 import pandas as pd
 
-from talentmap.features.build import build_feature_tables, iter_feature_tables
+from talentmap.features.build import iter_feature_tables
 from talentmap.settings import Settings
 
 
@@ -19,22 +19,21 @@ def build_tables(
     settings: Settings, tables: dict[str, pd.DataFrame], snapshot_date: date
 ) -> dict[str, pd.DataFrame]:
     """The feature tables of ``tables`` at ``snapshot_date``, with the run's rules."""
-    rules = settings.training.rules
-    if settings.features.engine != "spark":
-        return build_feature_tables(tables, snapshot_date, rules)
-    from talentmap.features.spark_build import build_feature_tables_spark, spark_session
-
-    spark = spark_session(settings.features.spark)
-    buckets = settings.features.spark.buckets
-    return build_feature_tables_spark(spark, tables, snapshot_date, rules, buckets)
+    return dict(iter_tables(settings, tables, snapshot_date))
 
 
 def iter_tables(
     settings: Settings, tables: dict[str, pd.DataFrame], snapshot_date: date
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """``build_tables`` as (family, table) pairs: the default engine builds them one at a
-    time, so a caller that writes each as it comes holds one family's table at a time."""
+    time, so a caller that writes each as it comes holds one family's table at a time
+    (Spark builds them all, then hands them out)."""
+    rules = settings.training.rules
     if settings.features.engine != "spark":
-        yield from iter_feature_tables(tables, snapshot_date, settings.training.rules)
+        yield from iter_feature_tables(tables, snapshot_date, rules)
         return
-    yield from build_tables(settings, tables, snapshot_date).items()
+    from talentmap.features.spark_build import build_feature_tables_spark, spark_session
+
+    spark = spark_session(settings.features.spark)
+    buckets = settings.features.spark.buckets
+    yield from build_feature_tables_spark(spark, tables, snapshot_date, rules, buckets).items()

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from talentmap.serving.state import Served
 
 N_REASONS = 3
+# What every route answers (503) before the first ranking is loaded: the APIs and the page.
+NOT_READY = "no ranking loaded yet; see /readyz for the reason"
 
 
 def filters_of(request: ShortlistRequest, default_k: int) -> dict[str, Any]:

@@ -24,12 +24,14 @@ Organisations listed in ``exclude`` (opted out, forgotten) are removed from BOTH
 first: an older ranking may still hold a company that has since been forgotten, and it
 must not reappear as a "leaver". Callers pass the served ranking's opt-outs.
 
-The watchlist feeds reuse this with their own filters (``overall`` of a filtered call).
+The watchlist events (``watch_events.py``) share ``diff_ranks``, the comparison of two
+ranked lists; they keep their own ``Filters`` (a saved shortlist: ``k`` and a maximum age,
+over global ranks) and their own threshold rule for moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -127,6 +129,27 @@ class RankingChanges:
         }
 
 
+@dataclass(frozen=True)
+class Diff:
+    """A ranked list compared with the previous one (org id -> rank in both)."""
+
+    entrants: list[str]
+    leavers: list[str]
+    moves: list[tuple[str, int, int]]  # (org id, previous rank, current rank)
+
+
+def diff_ranks(previous: Mapping[str, int], current: Mapping[str, int]) -> Diff:
+    """Entrants (current order), leavers (previous order) and every rank change."""
+    entrants = sorted((o for o in current if o not in previous), key=lambda o: current[o])
+    leavers = sorted((o for o in previous if o not in current), key=lambda o: previous[o])
+    moves = [
+        (o, previous[o], current[o])
+        for o in sorted(current, key=lambda o: current[o])
+        if o in previous and previous[o] != current[o]
+    ]
+    return Diff(entrants, leavers, moves)
+
+
 _COLUMNS = ("org_id", "name", "region", "sector", "score", "founded_on")
 
 
@@ -191,13 +214,13 @@ def _scope(
             score_after=_score(rows_after, org),
         )
 
-    top_before = list(before["org_id"].iloc[:k])
-    top_after = list(after["org_id"].iloc[:k])
-    in_before, in_after = set(top_before), set(top_after)
-    entrants = tuple(change(o) for o in top_after if o not in in_before)
-    leavers = tuple(change(o) for o in top_before if o not in in_after)
-    stayed = [change(o) for o in top_after if o in in_before]
-    moved = [c for c in stayed if c.places]
+    diff = diff_ranks(
+        {o: rank_before[o] for o in before["org_id"].iloc[:k]},
+        {o: rank_after[o] for o in after["org_id"].iloc[:k]},
+    )
+    entrants = tuple(change(o) for o in diff.entrants)
+    leavers = tuple(change(o) for o in diff.leavers)
+    moved = [change(o) for o, _, _ in diff.moves]
     # Largest first; ties by current rank, so the order is reproducible.
     up = sorted(
         (c for c in moved if (c.places or 0) > 0), key=lambda c: (-(c.places or 0), c.rank_after)

@@ -26,7 +26,7 @@ import bentoml
 from starlette.responses import JSONResponse
 
 from talentmap import logs
-from talentmap.serving.answers import audited_shortlist, score_items
+from talentmap.serving.answers import NOT_READY, audited_shortlist, score_items
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
 from talentmap.serving.headers import SecurityHeadersMiddleware
@@ -46,8 +46,6 @@ from talentmap.serving.state import OnlineStoreError, Served, ServingState
 from talentmap.serving.watchlists import store_for
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
-
-NOT_READY = "no ranking loaded yet; see /readyz for the reason"
 
 
 def _worker_logging() -> None:
@@ -75,13 +73,9 @@ class _Runtime:
         return self.state.current() if self.state is not None else None
 
     def fresh(self) -> Served | None:
-        """``served`` after following a new publish, as the POST APIs do (blocking)."""
-        state = self.state
-        served = state.current() if state is not None else None
-        if state is not None and served is not None and state.published_changed(served):
-            state.follow_publish()
-            served = state.current()
-        return served
+        """``served`` after following a new publish or reload, as the POST APIs do
+        (blocking)."""
+        return self.state.catch_up() if self.state is not None else None
 
     def readiness(self) -> tuple[bool, str]:
         if self.state is None:
@@ -201,13 +195,13 @@ class TalentMapService:
         """What this request answers from: follows a new publish (every worker does, on
         its next request), follows ``/admin/reload`` answered by another worker, and drops
         subjects forgotten through any worker."""
-        served = self.state.current()
-        if served is not None and self.state.published_changed(served):
-            await anyio.to_thread.run_sync(self.state.follow_publish)
-            served = self.state.current()
-        if served is not None and self.state.reload_requested(served):
-            await anyio.to_thread.run_sync(self.state.follow_reload)
-            served = self.state.current()
+        state = self.state
+        served = state.current()
+        # Checked on the loop (a ``stat`` each); followed off it, in one place.
+        if served is not None and (
+            state.published_changed(served) or state.reload_requested(served)
+        ):
+            served = await anyio.to_thread.run_sync(state.catch_up)
         return served
 
     @bentoml.on_shutdown

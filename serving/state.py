@@ -559,6 +559,21 @@ class ServingState:
                 self._failed_marker = stamp
                 logger.error("following /admin/reload from another worker failed: %s", exc)
 
+    def catch_up(self) -> Served | None:
+        """Follow a new publish, then another worker's reload; the current ``Served``.
+
+        Blocking (run it off the event loop). The one place both per-request follows are
+        made, for the service's APIs and the web app's watchlist routes alike.
+        """
+        served = self.current()
+        if served is not None and self.published_changed(served):
+            self.follow_publish()
+            served = self.current()
+        if served is not None and self.reload_requested(served):
+            self.follow_reload()
+            served = self.current()
+        return served
+
     def _note_marker(self, served: Served, stamp: str | None = None) -> None:
         """Record the marker as followed by ``served`` without rebuilding it."""
         updated = replace(served, reload_stamp=stamp or marker_stamp(self.reload_file))

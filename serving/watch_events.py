@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from talentmap.serving.changes import diff_ranks
+
 # Event ids are deterministic (uuid5 in this namespace): deriving the same change twice,
 # in two workers, gives the same ids, and the store keeps one.
 EVENT_NAMESPACE = uuid.UUID("6f1c7e0a-7a53-4f0e-9a41-3b1d2c5e8f10")
@@ -139,27 +141,6 @@ class WatchState:
             rounds={o: r for o, r in self.rounds.items() if o not in gone},
             shown={o: r for o, r in self.shown.items() if o not in gone},
         )
-
-
-@dataclass(frozen=True)
-class Diff:
-    """A ranked list compared with the previous one (org id -> rank in both)."""
-
-    entrants: list[str]
-    leavers: list[str]
-    moves: list[tuple[str, int, int]]  # (org id, previous rank, current rank)
-
-
-def diff_ranks(previous: Mapping[str, int], current: Mapping[str, int]) -> Diff:
-    """Entrants (current order), leavers (previous order) and every rank change."""
-    entrants = sorted((o for o in current if o not in previous), key=lambda o: current[o])
-    leavers = sorted((o for o in previous if o not in current), key=lambda o: previous[o])
-    moves = [
-        (o, previous[o], current[o])
-        for o in sorted(current, key=lambda o: current[o])
-        if o in previous and previous[o] != current[o]
-    ]
-    return Diff(entrants, leavers, moves)
 
 
 def shown(row: Row) -> dict[str, Any]:

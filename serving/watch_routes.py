@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from talentmap.serving.answers import NOT_READY
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import principal_of
 from talentmap.serving.schemas import MapRegion
@@ -46,7 +47,6 @@ from talentmap.serving.watchlists import (
 from talentmap.settings import get_settings
 
 logger = logging.getLogger("talentmap.serving")
-NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -165,7 +165,7 @@ def watch_routes(served: Callable[[], Any]) -> list[Route]:
 
     async def create(request: Request, current: Any, who: Any) -> Response:
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         body = await _body(request, WatchlistCreate)
         unknown = [o for o in body.companies if o not in current.known_org_ids]
         if unknown:
@@ -215,7 +215,7 @@ def watch_routes(served: Callable[[], Any]) -> list[Route]:
 
     async def follow(request: Request, current: Any, who: Any) -> Response:
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         body = await _body(request, FollowRequest)
         if body.org_id not in current.known_org_ids:
             return _error(404, f"unknown organisation {body.org_id!r}")

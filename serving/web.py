@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from talentmap.serving.answers import model_info
+from talentmap.serving.answers import NOT_READY, model_info
 from talentmap.serving.regions import FRENCH_REGIONS, INTERNATIONAL, MAP_REGIONS
 from talentmap.serving.report.routes import report_routes
 from talentmap.serving.translations import LANGUAGES, catalogue_json
@@ -29,7 +29,6 @@ from talentmap.serving.watch_routes import watch_routes
 from talentmap.serving.web_pages import changes_route, company_data_route
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 
 
 def build_web_app(
@@ -39,8 +38,8 @@ def build_web_app(
 ) -> Starlette:
     """``served`` returns the current ``Served`` (or None while loading); ``audit`` the
     service's ``AuditLog`` (company pages are audited like shortlists); ``fresh`` the
-    current ``Served`` after following a new publish (blocking; the watchlist routes call
-    it)."""
+    current ``Served`` after following a new publish or another worker's reload
+    (blocking; the watchlist routes call it)."""
 
     async def index(_: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
@@ -52,13 +51,13 @@ def build_web_app(
     async def model(_: Request) -> Response:
         current = served()
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         return JSONResponse(model_info(current))
 
     async def filters(_: Request) -> Response:
         current = served()
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         return JSONResponse(
             {
                 "regions": list(MAP_REGIONS),

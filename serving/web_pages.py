@@ -20,6 +20,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from talentmap.serving.answers import NOT_READY
 from talentmap.serving.auth import principal_of
 from talentmap.serving.changes import DEFAULT_MOVES, Filters
 from talentmap.serving.changes_api import changes_answer
@@ -30,7 +31,6 @@ from talentmap.serving.regions import MAP_REGIONS
 from talentmap.settings import get_settings
 
 logger = logging.getLogger("talentmap.serving")
-NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 MAX_MOVES = 50
 
 
@@ -40,7 +40,7 @@ def company_data_route(
     async def company_data(request: Request) -> Response:
         current = served()
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         org_id = request.path_params["org_id"]
         settings = get_settings()
 
@@ -123,7 +123,7 @@ def changes_route(served: Callable[[], Any]) -> Callable[[Request], Any]:
     async def changes(request: Request) -> Response:
         current = served()
         if current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         settings = get_settings()
         try:
             k, filters, moves = changes_filters(request.query_params, settings.serving.changes_k)

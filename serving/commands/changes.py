@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from talentmap.serving.commands.shortlist import FORMATS, _api_key, _safe_cell
+from talentmap.serving.commands.shortlist import FORMATS, _api_key, _safe_cell, answer_of
 
 CSV_COLUMNS = (
     "scope",
@@ -48,13 +48,7 @@ def fetch_changes(url: str, key: str, params: dict[str, Any], timeout: float = 6
         headers={"Authorization": f"Bearer {key}"},
         timeout=timeout,
     )
-    if response.status_code != 200:
-        try:
-            detail: Any = response.json()
-        except ValueError:
-            detail = response.text
-        raise RuntimeError(f"{response.status_code}: {json.dumps(detail, ensure_ascii=False)}")
-    return dict(response.json())
+    return answer_of(response)
 
 
 def _scopes(answer: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

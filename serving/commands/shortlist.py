@@ -54,6 +54,12 @@ def fetch_shortlist(url: str, key: str, body: dict[str, Any], timeout: float = 6
         headers={"Authorization": f"Bearer {key}"},
         timeout=timeout,
     )
+    return answer_of(response)
+
+
+def answer_of(response: Any) -> dict:
+    """The JSON answer of a 200; else ``RuntimeError`` with the status and the server's
+    message (shared with ``talentmap changes``)."""
     if response.status_code != 200:
         try:
             detail: Any = response.json()

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from talentmap.errors import StorageError
+from talentmap.serving.answers import NOT_READY
 from talentmap.serving.inputs import InputsUnavailableError
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.report.aggregate import build_report
@@ -31,8 +32,6 @@ from talentmap.serving.report.render import read_chart_library, render_csv, rend
 from talentmap.serving.report.source import ReportSource, load_source, ranked_from_ranking
 from talentmap.serving.translations import DEFAULT_LANGUAGE, LANGUAGES
 from talentmap.settings import get_settings
-
-NOT_READY = {"error": "no ranking loaded yet; see /readyz for the reason"}
 
 
 class _SourceCache:
@@ -79,7 +78,7 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
 
     def checked(request: Request) -> tuple[str, str] | Response:
         if served() is None:
-            return JSONResponse(NOT_READY, status_code=503)
+            return JSONResponse({"error": NOT_READY}, status_code=503)
         region = request.query_params.get("region", "")
         if region not in FRENCH_REGIONS:
             message = (

@@ -117,6 +117,18 @@ def dataset(
     )
 
 
+def valid_weight(metric: str, pos_weight: float, y: np.ndarray) -> np.ndarray | None:
+    """The validation rows' weights for early stopping (None: unweighted).
+
+    Log-loss must score the objective the trees optimise: with a class weight, an
+    unweighted valid log-loss only sees the weight's shift of the raw scores and stops at
+    the first round. Ranking metrics do not need (or want) the weight. The local and the
+    Dask engines both stop on this rule.
+    """
+    weighted = metric == "binary_logloss" and pos_weight != 1
+    return np.where(y == 1, pos_weight, 1.0) if weighted else None
+
+
 def early_stopped(
     config: ModelConfig,
     objective: str,
@@ -130,12 +142,8 @@ def early_stopped(
     p = params(config, objective, pos_weight, monotone)
     metric = f"map@{FULL_LIST}" if is_ranking(objective) else config.early_stopping_metric
     train_set = dataset(train, objective, categorical)
-    # Log-loss must score the objective the trees optimise: with a class weight, an
-    # unweighted valid log-loss only sees the weight's shift of the raw scores and
-    # stops at the first round. Ranking metrics do not need (or want) the weight.
-    weighted = metric == "binary_logloss" and pos_weight != 1
-    valid_weight = np.where(valid.y == 1, pos_weight, 1.0) if weighted else None
-    valid_set = dataset(valid, objective, categorical, valid_weight, reference=train_set)
+    weight = valid_weight(metric, pos_weight, valid.y)
+    valid_set = dataset(valid, objective, categorical, weight, reference=train_set)
     history: dict[str, dict[str, list[float]]] = {}
     booster = lgb.train(
         p,

@@ -145,9 +145,7 @@ class DaskTrees:
         _refuse_ranking(objective)
         p = trees.params(config, objective, pos_weight, monotone)
         metric = config.early_stopping_metric
-        # Same rule as the local fit: a weighted valid log-loss under a class weight.
-        weighted = metric == "binary_logloss" and pos_weight != 1
-        valid_weight = np.where(valid.y == 1, pos_weight, 1.0) if weighted else None
+        valid_weight = trees.valid_weight(metric, pos_weight, valid.y)  # the local fit's rule
         x, y = self._frames(train)
         model = self._classifier(p, config.n_estimators)
         model.fit(x, y, categorical_feature=list(categorical) or "auto")
