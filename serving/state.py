@@ -154,6 +154,9 @@ class ServingState:
         self._failed_publish: str | None = None
         self.reload_file = marker_path(settings.path(config.cache_dir))
         self._failed_marker: str | None = None
+        # The marker this worker bumped itself: its own requests keep the current ranking
+        # while it reloads (a hot reload), instead of following their own worker's bump.
+        self._own_marker: str | None = None
         self._follow_lock = threading.Lock()  # concurrent requests follow a marker once
 
     # ------------------------------------------------------------------ status
@@ -518,11 +521,13 @@ class ServingState:
     def reload_everywhere(self, force: bool, trigger: str) -> ReloadOutcome:
         """``POST /admin/reload``: bump the marker every worker follows, then reload here.
 
-        The marker goes first, so this worker's build records the new stamp and does not
-        follow its own bump; the other workers reload on their next request.
+        The marker goes first, so this worker's build records the new stamp; this worker's
+        own requests ignore its bump (they keep answering from the current ranking while it
+        reloads); the other workers reload on their next request.
         """
         try:
             bump_marker(self.reload_file, force, trigger)
+            self._own_marker = marker_stamp(self.reload_file)
         except OSError as exc:  # this worker still reloads; the poller reaches the others
             logger.error("cannot write the reload marker for the other workers: %s", exc)
         outcome = self.reload(force=force, trigger=trigger)
@@ -533,7 +538,8 @@ class ServingState:
     def reload_requested(self, served: Served) -> bool:
         """``POST /admin/reload`` was answered by a worker since ``served`` was built."""
         stamp = marker_stamp(self.reload_file)
-        return stamp is not None and stamp not in (served.reload_stamp, self._failed_marker)
+        ignored = (served.reload_stamp, self._failed_marker, self._own_marker)
+        return stamp is not None and stamp not in ignored
 
     def follow_reload(self) -> None:
         """Reload because another worker was asked to (every worker does, on request).

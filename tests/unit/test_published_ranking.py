@@ -231,6 +231,9 @@ def test_an_admin_reload_through_one_worker_reaches_the_other(home: Settings) ->
     one.reload_everywhere(force=True, trigger="admin:test")
     assert one.served is not before_one  # rebuilt in the worker that answered...
     assert not one.reload_requested(one.served)  # ...which does not follow its own bump
+    # Nor do its requests still holding the old ranking: they answer from it while this
+    # worker reloads (hot reload), rather than each waiting for a reload of their own.
+    assert not one.reload_requested(before_one)
     assert two.reload_requested(two.served)  # the other worker's next request sees it
     two.follow_reload()
     assert two.served is not before_two and two.served.loaded_at >= one.served.loaded_at
