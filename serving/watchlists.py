@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from talentmap.serving.watch_events import (
     Event,
     Filters,
@@ -166,16 +168,20 @@ class WatchlistStore:
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         connection.execute("PRAGMA foreign_keys = ON")
         if not self._ready:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+            # Switching to WAL needs the database to itself, and SQLite answers "database
+            # is locked" at once (no busy wait) when another process is switching it too:
+            # workers starting together take turns through a lock file.
+            with FileLock(f"{self.path}.init.lock", timeout=BUSY_TIMEOUT_S):
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
             self._ready = True
         return connection
 
