@@ -15,11 +15,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 API_KEY_ENV = "TALENTMAP_API_KEY"
 
 FORMATS = ("table", "csv", "json")
+
+#: Languages the served reasons are worded in (``reasons[].texts``); the API's own
+#: ``text`` stays English for older clients.
+LANGUAGES = ("en", "fr")
 
 CSV_COLUMNS = (
     "rank",
@@ -69,12 +74,13 @@ def answer_of(response: Any) -> dict:
     return dict(response.json())
 
 
-def _reason_texts(candidate: dict[str, Any]) -> list[str]:
-    texts = [r["text"] for r in candidate.get("reasons") or []]
+def _reason_texts(candidate: dict[str, Any], lang: str = "en") -> list[str]:
+    # A server older than the French wording sends only ``text``: fall back to it.
+    texts = [(r.get("texts") or {}).get(lang) or r["text"] for r in candidate.get("reasons") or []]
     return texts + [""] * (3 - len(texts))
 
 
-def to_csv(candidates: list[dict[str, Any]]) -> str:
+def to_csv(candidates: list[dict[str, Any]], lang: str = "en") -> str:
     """The shortlist as CSV (formula-like cells are quoted with a leading apostrophe)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -91,7 +97,7 @@ def to_csv(candidates: list[dict[str, Any]]) -> str:
             f"{c['score']:.4f}",
             c["percentile"],
             founders,
-            *_reason_texts(c)[:3],
+            *_reason_texts(c, lang)[:3],
         ]
         writer.writerow([_safe_cell(v) for v in row])
     return out.getvalue()
@@ -108,7 +114,7 @@ def _safe_cell(value: object) -> object:
     return value
 
 
-def to_table(body: dict[str, Any]) -> Table:
+def to_table(body: dict[str, Any], lang: str = "en") -> Table:
     lineage = body["lineage"]
     table = Table(
         "#",
@@ -130,13 +136,15 @@ def to_table(body: dict[str, Any]) -> Table:
         founders = ", ".join(f["name"] for f in c["founders"])
         table.add_row(
             str(c["rank"]),
-            f"{c['name']}\n[dim]{c['org_id']} · {c['city'] or ''}[/]",
-            c["region"] or "",
-            c["sector"] or "",
+            # Names come from the sources: escaped, so "[x]" in a name is printed, not
+            # read as Rich markup.
+            f"{escape(c['name'])}\n[dim]{escape(c['org_id'])} · {escape(c['city'] or '')}[/]",
+            escape(c["region"] or ""),
+            escape(c["sector"] or ""),
             f"{c['score']:.3f}",
             f"{c['percentile']:.1f}",
-            founders,
-            _reason_texts(c)[0],
+            escape(founders),
+            escape(_reason_texts(c, lang)[0]),
         )
     return table
 
@@ -160,10 +168,16 @@ def shortlist_command(
     output: Annotated[
         str, typer.Option("--format", help="Output format: table, csv or json.")
     ] = "table",
+    lang: Annotated[
+        str,
+        typer.Option(help="Language of the reasons in table and CSV output: en or fr."),
+    ] = "en",
 ) -> None:
     """Fetch a ranked, explained shortlist from a running service (key: $TALENTMAP_API_KEY)."""
     if output not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGUAGES)}")
     body: dict[str, Any] = {"k": k, "include_explanations": True}
     for name, value in (
         ("region", region),
@@ -185,6 +199,6 @@ def shortlist_command(
     if output == "json":
         sys.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
     elif output == "csv":
-        sys.stdout.write(to_csv(answer["candidates"]))
+        sys.stdout.write(to_csv(answer["candidates"], lang))
     else:
-        Console().print(to_table(answer))
+        Console().print(to_table(answer, lang))

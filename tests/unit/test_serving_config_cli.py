@@ -97,6 +97,57 @@ def test_csv_output_defuses_formulas() -> None:
     assert "'=HYPERLINK" in lines[1] and "'@evil" in lines[1]
 
 
+def _answer_with_french_reason(name: str) -> dict:
+    reason = {
+        "text": "Raised 2 rounds (raises the score)",
+        "texts": {"en": "Raised 2 rounds (raises the score)", "fr": "A levé 2 tours (hausse)"},
+    }
+    row = {
+        "rank": 1,
+        "org_id": "org-1",
+        "name": name,
+        "region": "Occitanie",
+        "city": "Toulouse",
+        "sector": "saas",
+        "score": 0.5,
+        "percentile": 99.0,
+        "founders": [{"name": "Ada [CTO]", "role": "CTO"}],
+        "reasons": [reason, {"text": "Older server: English only"}],
+    }
+    lineage = {
+        "model_version": "1",
+        "as_of": "2026-01-31",
+        "run_id": "r",
+        "feature_snapshot_id": "f",
+    }
+    return {"candidates": [row], "matching": 1, "total_candidates": 1, "lineage": lineage}
+
+
+def test_shortlist_reasons_in_the_chosen_language() -> None:
+    answer = _answer_with_french_reason("Acme")
+    french = shortlist_commands.to_csv(answer["candidates"], "fr").splitlines()[1]
+    english = shortlist_commands.to_csv(answer["candidates"], "en").splitlines()[1]
+    assert "A levé 2 tours (hausse)" in french and "Raised 2 rounds" not in french
+    assert "Raised 2 rounds (raises the score)" in english
+    # A reason without French wording (an older server) falls back to its English text.
+    assert "Older server: English only" in french
+
+
+def test_shortlist_table_prints_source_names_verbatim() -> None:
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(shortlist_commands.to_table(_answer_with_french_reason("Acme [beta]"), "fr"))
+    text = console.export_text()
+    assert "Acme [beta]" in text and "Ada [CTO]" in text and "A levé 2 tours" in text
+
+
+def test_shortlist_refuses_an_unknown_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALENTMAP_API_KEY", "k")
+    result = CliRunner().invoke(talentmap_app, ["shortlist", "--lang", "de"])
+    assert result.exit_code != 0 and "--lang must be one of en, fr" in result.output
+
+
 def test_keys_commands() -> None:
     app = talentmap_app
     runner = CliRunner()
