@@ -56,12 +56,14 @@ CANDIDATE_MAX_AGE_MONTHS = 59
 #: Monte Carlo draws of the as-of oracle per row: antithetic pairs of future random
 #: walks, each draw in its own stratum of the seed plan. Error measured in GENERATOR.md.
 ASOF_DRAWS = 64
-#: Candidate rows per block of the as-of pass: bounds its memory (about 20 float32
-#: arrays of rows x horizon) whatever the chunk size.
+#: Candidate rows per block of the as-of pass: bounds its memory (about 15 float32
+#: arrays of horizon x rows, some 100 MB) whatever the chunk size.
 ASOF_BLOCK_ROWS = 65_536
 #: Log-odds standing in for "no closure possible yet" (age < 3 months): exp(80) still
 #: fits a float32, and sigmoid(-80) is 0 to float precision.
 _NO_CLOSURE = -80.0
+#: Seed age of a draw with no later seed: its bump, exp(-(1e6/7)^2 / 2), is exactly 0.
+_NO_SEED = 1e6
 
 
 @dataclass
@@ -108,13 +110,17 @@ def _org_blocks(org_sorted: np.ndarray, block_rows: int) -> list[tuple[int, int]
 
 
 def _window(h: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Competing-risk window probability of (rows, horizon) hazard matrices (in place)."""
-    first = h[:, 0].astype(np.float64)
+    """Competing-risk window probability of (horizon, rows) hazard matrices (in place).
+
+    Horizon-major, so that the survival product runs over contiguous row vectors (a
+    row-wise ``cumprod`` over a short axis is several times slower).
+    """
     np.subtract(1.0, c, out=c)
-    c *= 1.0 - h
-    np.cumprod(c, axis=1, out=c)
-    h[:, 1:] *= c[:, :-1]
-    return first + h[:, 1:].sum(axis=1, dtype=np.float64)
+    c *= 1.0 - h  # c[k]: probability of getting through month k with no event
+    for j in range(1, c.shape[0]):
+        c[j] *= c[j - 1]  # survival to the end of month j
+    h[1:] *= c[:-1]
+    return h.sum(axis=0, dtype=np.float64)
 
 
 def _sigmoid_into(x: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -163,36 +169,46 @@ def asof_probability(
     p_seed = seed_probability(orgs)
     log_mean = seed_age_log_mean(orgs.latent)
     for lo, hi in _org_blocks(org_s, block_rows):
-        o, m = org_s[lo:hi], month_s[lo:hi]
+        # Rows not seeded yet come first in the block, so that a draw's seed bump is
+        # added to a slice (column fancy-indexing of the matrices is slow).
+        planned = path.seed_month[org_s[lo:hi]]
+        seeded = (planned >= 0) & (planned <= month_s[lo:hi])
+        first = np.argsort(seeded, kind="stable")
+        rows = order[lo:hi][first]
+        o, m, planned, seeded = (
+            org_s[lo:hi][first],
+            month_s[lo:hi][first],
+            planned[first],
+            seeded[first],
+        )
+        n_later = int((~seeded).sum())
         uniq, local = np.unique(o, return_inverse=True)
         a = m - orgs.founded_month[o]  # age in months at the as-of month
-        age = (a[:, None] + k[None, :]).astype(np.float32)
+        # Matrices are (horizon, rows): month m + k of every row of the block.
+        age = (k[:, None] + a[None, :]).astype(np.float32)
         known = path.trajectory[o, m].astype(np.float32)
-        drift = known[:, None] + path.slope[o][:, None] * (k.astype(np.float32) / 12.0)
-        planned = path.seed_month[o]
-        seeded = (planned >= 0) & (planned <= m)
+        drift = known[None, :] + (k.astype(np.float32) / 12.0)[:, None] * path.slope[o][None, :]
         known_age = np.where(seeded, planned - orgs.founded_month[o], 0).astype(np.float32)
-        known_bump = np.where(seeded[:, None], seed_bump(age, known_age[:, None]), 0.0)
+        known_bump = np.where(seeded[None, :], seed_bump(age, known_age[None, :]), 0.0)
         base_m = milestone_logit(
-            drift, age, known_bump, calendar[m[:, None] + k[None, :]], static[o][:, None]
+            drift, age, known_bump, calendar[k[:, None] + m[None, :]], static[o][None, :]
         ).astype(np.float32)
         base_c = close_logit(drift, age).astype(np.float32)
         base_c[age < 3] = _NO_CLOSURE
-        row_bias = bias[o][:, None]
+        row_bias = bias[o][None, :]
         del drift, known_bump
 
         # Seed plan of the rows not seeded yet: P(seed later | none by age a), and the
         # tail P(seed age > a) of its log-normal age (round(exp(X)) > a iff X > log(a+.5)).
-        later = np.flatnonzero(~seeded)
-        ol, al = o[later], a[later]
+        ol, al = o[:n_later], a[:n_later]
         tail = np.where(
             al < MIN_SEED_AGE,
             1.0,
             ndtr((log_mean[ol] - np.log(np.maximum(al, 1) + 0.5)) / SEED_AGE_SD),
         )
         w_later = p_seed[ol] * tail / (1.0 - p_seed[ol] + p_seed[ol] * tail)
-        local_later = local[later]
-        age_later = age[later]
+        local_later = local[:n_later]
+        age_later = age[:, :n_later]
 
         total = np.zeros(hi - lo, dtype=np.float64)
         logit = np.empty_like(base_m)
@@ -201,15 +217,15 @@ def asof_probability(
         for _ in range(draws // 2):
             walk = np.cumsum(rng.standard_normal((uniq.shape[0], horizon), dtype=np.float32), 1)
             walk *= np.float32(step_sd)
-            walk_rows = walk[local]
+            walk_rows = np.ascontiguousarray(walk.T)[:, local]
             for sign in (1.0, -1.0):
                 seed_u = (stratum + rng.random(uniq.shape[0])[local_later]) / draws
                 stratum += 1
-                plan = _seed_plan(seed_u, w_later, tail, log_mean[ol], al)
+                seed_age = _seed_plan(seed_u, w_later, tail, log_mean[ol], al)
                 total += _one_draw(
-                    base_m, base_c, row_bias, walk_rows, sign, later, plan, age_later, logit, close
+                    base_m, base_c, row_bias, walk_rows, sign, seed_age, age_later, logit, close
                 )
-        out[order[lo:hi]] = total / draws
+        out[rows] = total / draws
     return out
 
 
@@ -219,8 +235,8 @@ def _seed_plan(
     tail: np.ndarray,
     log_mean: np.ndarray,
     age_now: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(which of the not-yet-seeded rows seed later, their seed age) for one draw.
+) -> np.ndarray:
+    """Seed age of each not-yet-seeded row for one draw (``_NO_SEED`` if it never seeds).
 
     ``seed_u`` below ``w_later`` (the posterior probability of a later seed) means a
     later seed; ``seed_u / w_later`` is then uniform, and inverts the log-normal age
@@ -230,8 +246,9 @@ def _seed_plan(
     v = seed_u[has] / w_later[has]
     upper = np.maximum(tail[has] * (1.0 - v), 1e-300)
     x = log_mean[has] - SEED_AGE_SD * ndtri(upper)
-    seed_age = np.maximum(np.maximum(MIN_SEED_AGE, np.round(np.exp(x))), age_now[has] + 1)
-    return has, seed_age.astype(np.float32)
+    seed_age = np.full(seed_u.shape[0], _NO_SEED, dtype=np.float32)
+    seed_age[has] = np.maximum(np.maximum(MIN_SEED_AGE, np.round(np.exp(x))), age_now[has] + 1)
+    return seed_age
 
 
 def _one_draw(
@@ -240,8 +257,7 @@ def _one_draw(
     row_bias: np.ndarray,
     walk_rows: np.ndarray,
     sign: float,
-    later: np.ndarray,
-    plan: tuple[np.ndarray, np.ndarray],
+    seed_age: np.ndarray,
     age_later: np.ndarray,
     logit: np.ndarray,
     close: np.ndarray,
@@ -249,9 +265,8 @@ def _one_draw(
     """Window probability of every row of a block for one future walk and seed plan."""
     np.multiply(walk_rows, np.float32(sign * MILESTONE_SLOPE), out=logit)
     logit += base_m
-    has, seed_age = plan
-    if has.shape[0]:
-        logit[later[has]] += seed_bump(age_later[has], seed_age[:, None])
+    if seed_age.shape[0]:  # the rows not seeded yet are the first ones
+        logit[:, : seed_age.shape[0]] += seed_bump(age_later, seed_age[None, :])
     h = _sigmoid_into(logit, row_bias)
     np.multiply(walk_rows, np.float32(sign * CLOSE_SLOPE), out=close)
     close += base_c
