@@ -40,6 +40,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -72,7 +73,8 @@ METRICS = ("auc_pr", "precision@100", "precision@500")
 DONE_MARKER = "dataset.json"  # written last by the generator
 
 app = typer.Typer(add_completion=False, help="Model evidence: served model vs logistic vs oracle.")
-console = Console()
+# Wide enough for the per-world ratio table when the output goes to a log file.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 # ------------------------------------------------------------------ pure functions

@@ -190,7 +190,6 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
     n, months = orgs.n, grid.n_path
     f = orgs.founded_month[:, None]
     age = (np.arange(months)[None, :] - f).astype(np.float32)
-    alive_age = age >= 0
 
     steps = rng.normal(0.0, STEP_SD, (n, months)).astype(np.float32)
     steps[age <= 0] = 0.0
@@ -202,7 +201,6 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
     )
     del steps
 
-    bias = funding_bias(orgs)
     p_seed = seed_probability(orgs)
     has_seed = rng.random(n) < p_seed
     seed_age = np.maximum(
@@ -210,7 +208,22 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
     )
     seed_age = seed_age.astype(np.int64)
     seed_month = np.where(has_seed, orgs.founded_month + seed_age, -1)
+    h_milestone, h_close = path_hazards(orgs, grid, trajectory, seed_month)
+    return HazardPath(trajectory, h_milestone, h_close, seed_month, slope)
 
+
+def path_hazards(
+    orgs: Orgs, grid: MonthGrid, trajectory: np.ndarray, seed_month: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly milestone and closure hazards (float32) of a trajectory and seed plan.
+
+    A function of its own so that a test can rebuild a path whose future was changed.
+    """
+    f = orgs.founded_month[:, None]
+    age = (np.arange(trajectory.shape[1])[None, :] - f).astype(np.float32)
+    alive_age = age >= 0
+    has_seed = seed_month >= 0
+    seed_age = np.where(has_seed, seed_month - orgs.founded_month, 0)
     bump = np.where(has_seed[:, None], seed_bump(age, seed_age[:, None]), 0.0)
     logit_m = milestone_logit(
         trajectory,
@@ -219,10 +232,10 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
         calendar_effect(grid)[None, :],
         static_milestone_effect(orgs)[:, None],
     )
-    h_milestone = milestone_hazard(logit_m, bias[:, None], age).astype(np.float32)
+    h_milestone = milestone_hazard(logit_m, funding_bias(orgs)[:, None], age).astype(np.float32)
     del logit_m, bump
 
     h_close = close_hazard(close_logit(trajectory, age), age).astype(np.float32)
     h_milestone[~alive_age] = 0.0
     h_close[~alive_age] = 0.0
-    return HazardPath(trajectory, h_milestone, h_close, seed_month, slope)
+    return h_milestone, h_close

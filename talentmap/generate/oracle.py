@@ -139,7 +139,7 @@ def asof_probability(
     org: np.ndarray,
     month: np.ndarray,
     *,
-    draws: int = ASOF_DRAWS,
+    draws: int | None = None,
     step_sd: float = STEP_SD,
     horizon: int = HORIZON_MONTHS,
     block_rows: int = ASOF_BLOCK_ROWS,
@@ -153,6 +153,7 @@ def asof_probability(
     and pair of draws, used with both signs (antithetic), and one seed-plan uniform per
     organisation and draw in that draw's stratum of [0, 1).
     """
+    draws = ASOF_DRAWS if draws is None else draws
     if draws < 2 or draws % 2:
         raise ValueError("draws must be a positive even number (antithetic pairs)")
     if path.slope is None:
@@ -282,11 +283,12 @@ def oracle_rows(
     keep: np.ndarray,
     rng: np.random.Generator,
     *,
-    draws: int = ASOF_DRAWS,
+    draws: int | None = None,
 ) -> OracleRows:
     """Rows for every kept org alive, young and milestone-free at each as-of month.
 
     ``rng`` is the as-of oracle's own stream: nothing else of the world draws from it.
+    ``draws`` defaults to ``ASOF_DRAWS`` (read at call time).
     """
     months = as_of_months(grid, every_months)
     m = months[None, :]
