@@ -14,14 +14,19 @@ setting was ever tuned on them):
    uses (``latest_covered_as_of(snapshot_date, horizon)``), so the model measured is the
    one ``train`` would register and serve; its wall time is recorded (ingest included);
 3. on the candidates at that date that the oracle covers (``truth/oracle.parquet``, its
-   ``p_true`` at that date joined by ``org_id``; the coverage is reported, since the
-   generator's candidate rule differs from the pipeline's at the edges), AUC-PR,
-   precision@100 and precision@500 of the served model, the logistic regression and the
-   oracle, all on the same rows and labels; the ratios served / oracle and the
-   differences served - logistic;
+   ``p_true`` and ``p_path`` at that date joined by ``org_id``; the coverage is reported,
+   since the generator's candidate rule differs from the pipeline's at the edges),
+   AUC-PR, precision@100 and precision@500 of the served model, the logistic regression,
+   the **as-of oracle** (``p_true``: the best forecast given every hidden variable known
+   at the date; issue 9's yardstick) and the **path oracle** (``p_path``: it also knows
+   the future of the hidden path, so no forecaster can match it; kept for continuity with
+   the figures measured before the as-of oracle existed), all on the same rows and
+   labels; the ratios served / oracle and served / path oracle, and the differences
+   served - logistic;
 4. a table, and ``--out`` (default ``benchmarks/results/model.json``): one record per world
-   and a summary (mean and worst served / oracle ratio for p@100, p@500 and AUC-PR; the
-   number of worlds where the served model loses to the logistic regression on AUC-PR).
+   and a summary (mean and worst served / oracle and served / path-oracle ratios for
+   p@100, p@500 and AUC-PR, over all worlds and per world size; the number of worlds
+   where the served model loses to the logistic regression on AUC-PR).
 
 The fitted model's scorer selection (``model.selection_``: which of logistic, trees or a
 blend serves, and every candidate's inner score) is written into the world's record, and
@@ -35,6 +40,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -60,12 +66,15 @@ SEEDS_PER_SIZE = 4
 # anywhere else in the repository (tests, benchmarks, package) when this was written.
 FIRST_SEED = 9101
 KS = (100, 500)
-SERVED, LOGISTIC, ORACLE = "served", "logistic", "oracle"
+SERVED, LOGISTIC, ORACLE, PATH_ORACLE = "served", "logistic", "oracle", "path_oracle"
+#: Ratio keys of a comparison: served / as-of oracle (the goal) and / path oracle.
+RATIOS = {ORACLE: "served_over_oracle", PATH_ORACLE: "served_over_path_oracle"}
 METRICS = ("auc_pr", "precision@100", "precision@500")
 DONE_MARKER = "dataset.json"  # written last by the generator
 
 app = typer.Typer(add_completion=False, help="Model evidence: served model vs logistic vs oracle.")
-console = Console()
+# Wide enough for the per-world ratio table when the output goes to a log file.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 # ------------------------------------------------------------------ pure functions
@@ -82,13 +91,18 @@ def world_seeds(sizes: Sequence[int], seeds_per_size: int, first_seed: int = FIR
     ]
 
 
-def oracle_at(oracle: pd.DataFrame, as_of: date | pd.Timestamp | str) -> pd.Series:
-    """The oracle's ``p_true`` at ``as_of``, indexed by ``org_id`` (first row per org)."""
+def oracle_at(
+    oracle: pd.DataFrame, as_of: date | pd.Timestamp | str, column: str = "p_true"
+) -> pd.Series:
+    """The oracle's ``column`` at ``as_of``, indexed by ``org_id`` (first row per org).
+
+    ``p_true`` is the as-of oracle, ``p_path`` the path oracle (``data/GENERATOR.md``).
+    """
     when = pd.Timestamp(as_of).normalize()
     at = oracle.loc[pd.to_datetime(oracle["as_of"]).dt.normalize() == when]
     at = at.drop_duplicates("org_id")
     return pd.Series(
-        at["p_true"].to_numpy(dtype=np.float64), index=at["org_id"].astype(str), name="p_true"
+        at[column].to_numpy(dtype=np.float64), index=at["org_id"].astype(str), name=column
     )
 
 
@@ -112,13 +126,18 @@ def _clean(value: float) -> float | None:
 
 
 def compare_scorers(
-    labels: np.ndarray, served: np.ndarray, logistic: np.ndarray, p_true: np.ndarray
+    labels: np.ndarray,
+    served: np.ndarray,
+    logistic: np.ndarray,
+    p_true: np.ndarray,
+    p_path: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """AUC-PR, p@100 and p@500 of the three scorers on the rows the oracle covers.
+    """AUC-PR, p@100 and p@500 of the scorers on the rows the oracle covers.
 
-    ``labels``, ``served``, ``logistic`` and ``p_true`` are aligned, one entry per
-    candidate; ``p_true`` is NaN where the oracle does not cover the candidate, and those
-    rows are left out for every scorer, so all three are judged on the same rows.
+    ``labels``, ``served``, ``logistic``, ``p_true`` (the as-of oracle) and ``p_path``
+    (the path oracle, optional) are aligned, one entry per candidate; ``p_true`` is NaN
+    where the oracle does not cover the candidate, and those rows are left out for every
+    scorer, so all are judged on the same rows.
     """
     from talentmap.training.evaluation.metrics import auc_pr, precision_at_k
 
@@ -126,6 +145,8 @@ def compare_scorers(
     p = np.asarray(p_true, dtype=np.float64)
     if not (len(y) == len(served) == len(logistic) == len(p)):
         raise ValueError("labels, scores and p_true must be aligned")
+    if p_path is not None and len(p_path) != len(y):
+        raise ValueError("p_path must be aligned with the labels")
     known = ~np.isnan(p)
     y_known = y[known]
     scores = {
@@ -133,12 +154,19 @@ def compare_scorers(
         LOGISTIC: np.asarray(logistic, dtype=np.float64)[known],
         ORACLE: p[known],
     }
+    if p_path is not None:
+        scores[PATH_ORACLE] = np.asarray(p_path, dtype=np.float64)[known]
     metrics: dict[str, dict[str, float | None]] = {}
     for name, score in scores.items():
         metrics[name] = {"auc_pr": _clean(auc_pr(y_known, score))}
         for k in KS:
             metrics[name][f"precision@{k}"] = _clean(precision_at_k(y_known, score, k))
     served_m, logistic_m, oracle_m = metrics[SERVED], metrics[LOGISTIC], metrics[ORACLE]
+    path_ratios = (
+        {m: ratio(served_m[m], metrics[PATH_ORACLE][m]) for m in METRICS}
+        if PATH_ORACLE in metrics
+        else None
+    )
     return {
         "candidates": len(y),
         "covered": int(known.sum()),
@@ -152,6 +180,7 @@ def compare_scorers(
         "mean_p_true_covered": float(p[known].mean()) if known.any() else None,
         "metrics": metrics,
         "served_over_oracle": {m: ratio(served_m[m], oracle_m[m]) for m in METRICS},
+        **({} if path_ratios is None else {"served_over_path_oracle": path_ratios}),
         "served_minus_logistic": {
             m: (
                 None
@@ -174,21 +203,38 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "worlds": len(records),
         "worlds_measured": len(done),
         "worlds_failed": len(records) - len(done),
-        "served_over_oracle": {},
+        **_ratio_summary(done, [RATIOS[ORACLE]]),
     }
-    for metric in METRICS:
-        values = [r["comparison"]["served_over_oracle"][metric] for r in done]
-        defined = [v for v in values if v is not None]
-        summary["served_over_oracle"][metric] = {
-            "mean": float(np.mean(defined)) if defined else None,
-            "worst": float(min(defined)) if defined else None,
-            "undefined": len(values) - len(defined),
+    if any(RATIOS[PATH_ORACLE] in r["comparison"] for r in done):
+        summary.update(_ratio_summary(done, [RATIOS[PATH_ORACLE]]))
+    sizes = sorted({r["orgs"] for r in done if "orgs" in r})
+    if sizes:
+        keys = [key for key in RATIOS.values() if key in summary]
+        summary["by_size"] = {
+            str(size): _ratio_summary([r for r in done if r.get("orgs") == size], keys)
+            for size in sizes
         }
     diffs = [r["comparison"]["served_minus_logistic"]["auc_pr"] for r in done]
     summary["served_below_logistic_auc_pr"] = sum(1 for d in diffs if d is not None and d < 0)
     defined = [d for d in diffs if d is not None]
     summary["served_minus_logistic_auc_pr_mean"] = float(np.mean(defined)) if defined else None
     return summary
+
+
+def _ratio_summary(done: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
+    """Mean and worst of each ratio ``key`` per metric over ``done`` (None left out)."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        out[key] = {}
+        for metric in METRICS:
+            values = [r["comparison"].get(key, {}).get(metric) for r in done]
+            defined = [v for v in values if v is not None]
+            out[key][metric] = {
+                "mean": float(np.mean(defined)) if defined else None,
+                "worst": float(min(defined)) if defined else None,
+                "undefined": len(values) - len(defined),
+            }
+    return out
 
 
 def selection_of(model: Any) -> dict[str, Any] | None:
@@ -227,7 +273,8 @@ def ensure_world(spec: WorldSpec, worlds_dir: Path) -> tuple[Path, float | None]
     from talentmap.settings import Settings
 
     out = worlds_dir / spec.name
-    if (out / DONE_MARKER).is_file() and (out / "truth" / "oracle.parquet").is_file():
+    oracle = out / "truth" / "oracle.parquet"
+    if (out / DONE_MARKER).is_file() and oracle.is_file() and _has_path_oracle(oracle):
         return out, None
     cfg = Settings().generator
     partial = worlds_dir / f".{spec.name}.partial"
@@ -246,6 +293,13 @@ def ensure_world(spec: WorldSpec, worlds_dir: Path) -> tuple[Path, float | None]
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
     return out, seconds
+
+
+def _has_path_oracle(oracle: Path) -> bool:
+    """Worlds generated before the as-of oracle have only the path oracle, as p_true."""
+    import pyarrow.parquet as pq
+
+    return "p_path" in pq.read_schema(oracle).names
 
 
 def _settings(home: Path, threads: int | None) -> Any:
@@ -298,6 +352,7 @@ def measure_world(
     oracle = pd.read_parquet(world / "truth" / "oracle.parquet")
     oracle_now = oracle_at(oracle, result.as_of)
     p_true = join_oracle(result.candidate_ids, oracle_now)
+    p_path = join_oracle(result.candidate_ids, oracle_at(oracle, result.as_of, "p_path"))
     evaluation = result.metrics["evaluation"]
     record.update(
         snapshot_date=result.snapshot_date.isoformat(),
@@ -319,7 +374,11 @@ def measure_world(
             },
         },
         comparison=compare_scorers(
-            result.labels, result.scores[MODEL_NAME], result.scores[LOGISTIC_NAME], p_true
+            result.labels,
+            result.scores[MODEL_NAME],
+            result.scores[LOGISTIC_NAME],
+            p_true,
+            p_path,
         ),
     )
     selection = selection_of(result.model)
@@ -351,8 +410,8 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
     dates = sorted({str(r["as_of"]) for r in records if "as_of" in r})
     ratios = Table(
         title=(
-            f"Per world at {', '.join(dates) or 'n/a'}: s = served, l = logistic, o = oracle; "
-            "AP = AUC-PR; secs = backtest wall time"
+            f"Per world at {', '.join(dates) or 'n/a'}: s = served, l = logistic, o = as-of "
+            "oracle, po = path oracle; AP = AUC-PR; secs = backtest wall time"
         )
     )
     for column in (
@@ -364,6 +423,9 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
         "s/o AP",
         "s/o p100",
         "s/o p500",
+        "s/po AP",
+        "s/po p100",
+        "s/po p500",
         "s-l AP",
         "secs",
         "served as",
@@ -371,10 +433,12 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
         ratios.add_column(column, justify="left" if column == "served as" else "right")
     for r in records:
         if "error" in r:
-            ratios.add_row(_f(r["orgs"]), str(r["seed"]), "[red]error[/]", *[""] * 8)
+            ratios.add_row(_f(r["orgs"]), str(r["seed"]), "[red]error[/]", *[""] * 11)
             continue
         c = r["comparison"]
-        for name in (SERVED, LOGISTIC, ORACLE):
+        for name in (SERVED, LOGISTIC, ORACLE, PATH_ORACLE):
+            if name not in c["metrics"]:
+                continue
             m = c["metrics"][name]
             scores.add_row(
                 _f(r["orgs"]), str(r["seed"]), name, *[_f(m[metric]) for metric in METRICS]
@@ -387,18 +451,36 @@ def print_table(records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
             _f(c["coverage"]),
             _f(c["positives_covered"]),
             *[_f(c["served_over_oracle"][metric]) for metric in METRICS],
+            *[_f(c.get("served_over_path_oracle", {}).get(metric)) for metric in METRICS],
             _signed(c["served_minus_logistic"]["auc_pr"]),
             _f(r["backtest_seconds"], 1),
             escape(str((r.get("selection") or {}).get("name", ""))),  # "[binary]" stays
         )
     console.print(scores)
     console.print(ratios)
-    summary_table = Table(title="Summary: served / oracle over the worlds measured")
-    for column in ("metric", "mean", "worst", "undefined"):
-        summary_table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric in METRICS:
-        entry = summary["served_over_oracle"][metric]
-        summary_table.add_row(metric, _f(entry["mean"]), _f(entry["worst"]), _f(entry["undefined"]))
+    summary_table = Table(
+        title="Summary: served / as-of oracle (the goal) and served / path oracle"
+    )
+    for column in ("ratio", "worlds", "metric", "mean", "worst", "undefined"):
+        summary_table.add_column(column, justify="left" if column == "ratio" else "right")
+    groups = [("all", summary)] + [
+        (f"{int(size):,} orgs", entry) for size, entry in summary.get("by_size", {}).items()
+    ]
+    for label, key in ((ORACLE, RATIOS[ORACLE]), (PATH_ORACLE, RATIOS[PATH_ORACLE])):
+        for group, entries in groups:
+            if key not in entries:
+                continue
+            for metric in METRICS:
+                entry = entries[key][metric]
+                summary_table.add_row(
+                    f"served / {label.replace('_', ' ')}",
+                    group,
+                    metric,
+                    _f(entry["mean"]),
+                    _f(entry["worst"]),
+                    _f(entry["undefined"]),
+                )
+            summary_table.add_section()
     console.print(summary_table)
     console.print(
         f"served below logistic on AUC-PR: {summary['served_below_logistic_auc_pr']} of "
@@ -508,7 +590,9 @@ def main(
                 f"  as-of {record['as_of']}: {c['candidates']:,} candidates, coverage "
                 f"{c['coverage']:.3f}, AUC-PR served {_f(c['metrics'][SERVED]['auc_pr'])} "
                 f"logistic {_f(c['metrics'][LOGISTIC]['auc_pr'])} oracle "
-                f"{_f(c['metrics'][ORACLE]['auc_pr'])}; backtest {record['backtest_seconds']} s"
+                f"{_f(c['metrics'][ORACLE]['auc_pr'])} path oracle "
+                f"{_f(c['metrics'].get(PATH_ORACLE, {}).get('auc_pr'))}; "
+                f"backtest {record['backtest_seconds']} s"
                 + (
                     ""
                     if record["generate_seconds"] is None

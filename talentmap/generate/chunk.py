@@ -57,9 +57,11 @@ class ChunkOutput:
     oracle: dict[str, pa.Array]
     hidden: dict[str, pa.Array]
     n_written: int
-    # Realised label and oracle p over visible candidates whose window the data covers.
+    # Realised label and the oracles' p over visible candidates whose window the data
+    # covers (p_sum: the as-of oracle; p_path_sum: the path oracle).
     label_sum: int = 0
     p_sum: float = 0.0
+    p_path_sum: float = 0.0
     n_candidates: int = 0
 
 
@@ -153,7 +155,10 @@ def generate_chunk(
         np.maximum(exit_day, last_event[exited].astype("datetime64[D]")), grid.end_day
     )
 
-    oracle = oracle_rows(path, f, out, grid, oracle_every_months, visible)
+    # The as-of oracle's Monte Carlo has a child stream of its own, drawn from last, so
+    # every other output of the world is the same with or without it.
+    oracle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)).spawn(1)[0])
+    oracle = oracle_rows(path, orgs, out, grid, oracle_every_months, visible, oracle_rng)
     as_of_day = grid.month_last_day(oracle.month)
 
     # ---- keep only what hangs off recorded organisations, and number it ----
@@ -334,6 +339,7 @@ def generate_chunk(
         "org_id": org_col(oracle.org),
         "as_of": arrow.dates(as_of_day),
         "p_true": pa.array(oracle.p_true, pa.float32()),
+        "p_path": pa.array(oracle.p_path, pa.float32()),
     }
     lead_rows = np.nonzero(roles.role == 0)[0]
     lead_rows = lead_rows[np.unique(roles.org[lead_rows], return_index=True)[1]]
@@ -360,5 +366,6 @@ def generate_chunk(
         n_written=int(v.sum()),
         label_sum=int(oracle.label[cand].sum()),
         p_sum=float(oracle.p_true[cand].sum()),
+        p_path_sum=float(oracle.p_path[cand].sum()),
         n_candidates=int(cand.sum()),
     )

@@ -30,6 +30,15 @@ SEED_TO_PEAK = 12.0
 SEED_BUMP_WIDTH = 7.0
 CLOSE_INTERCEPT = -5.0
 CLOSE_SLOPE = -0.7
+#: Standard deviation of the trajectory's monthly random-walk step.
+STEP_SD = 0.06
+#: Seed plan: P(seed) = sigmoid(SEED_P_INTERCEPT + latent) x bias; the age of the seed
+#: round is max(2, round(exp(N(log(SEED_AGE_MEDIAN) - SEED_AGE_LATENT * latent, SD)))).
+SEED_P_INTERCEPT = 0.2
+SEED_AGE_MEDIAN = 14.0
+SEED_AGE_LATENT = 0.2
+SEED_AGE_SD = 0.45
+MIN_SEED_AGE = 2
 
 
 @dataclass
@@ -69,6 +78,9 @@ class HazardPath:
     h_milestone: np.ndarray
     h_close: np.ndarray
     seed_month: np.ndarray  # planned month of the seed round, -1 if none planned
+    #: Trajectory slope per month-of-age / 12 (per year), drawn at founding: known at
+    #: every as-of date, so the as-of oracle extrapolates with it.
+    slope: np.ndarray | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -105,7 +117,69 @@ def draw_orgs(rng: np.random.Generator, n: int, grid: MonthGrid) -> Orgs:
     )
 
 
-def _calendar_effect(grid: MonthGrid) -> np.ndarray:
+def funding_bias(orgs: Orgs) -> np.ndarray:
+    """The planted bias: 0.7 for women-led teams, 1 otherwise (per organisation)."""
+    return np.where(orgs.women_led, WOMEN_LED_FUNDING_FACTOR, 1.0)
+
+
+def seed_probability(orgs: Orgs) -> np.ndarray:
+    """Prior probability that the seed round is planned at all."""
+    return _sigmoid(SEED_P_INTERCEPT + 1.0 * orgs.latent) * funding_bias(orgs)
+
+
+def seed_age_log_mean(latent: np.ndarray) -> np.ndarray:
+    """Mean of log(seed age in months): better companies raise earlier."""
+    return np.log(SEED_AGE_MEDIAN) - SEED_AGE_LATENT * latent
+
+
+def seed_bump(age: np.ndarray, seed_age: np.ndarray) -> np.ndarray:
+    """Extra milestone log-odds, peaking SEED_TO_PEAK months after the seed round."""
+    since_peak = age - (seed_age + SEED_TO_PEAK)
+    return SEED_BUMP * np.exp(-0.5 * (since_peak / SEED_BUMP_WIDTH) ** 2)
+
+
+def static_milestone_effect(orgs: Orgs) -> np.ndarray:
+    """Sector and region log-odds of the milestone hazard (constant in time)."""
+    geo = np.where(orgs.is_idf, 0.15, 0.0) - np.where(
+        np.isin(orgs.region, geography.OVERSEAS_CODES), 0.2, 0.0
+    )
+    return sectors.MILESTONE_EFFECT[orgs.sector] + geo
+
+
+def milestone_logit(
+    trajectory: np.ndarray,
+    age: np.ndarray,
+    bump: np.ndarray | float,
+    calendar: np.ndarray,
+    static: np.ndarray,
+) -> np.ndarray:
+    """Milestone log-odds before the bias (linear in ``trajectory`` and ``bump``)."""
+    return (
+        MILESTONE_INTERCEPT
+        + MILESTONE_SLOPE * trajectory
+        - 2.2 * np.exp(-age / 9.0)
+        + bump
+        + calendar
+        + static
+    )
+
+
+def milestone_hazard(logit: np.ndarray, bias: np.ndarray, age: np.ndarray) -> np.ndarray:
+    return _sigmoid(logit) * bias * (age >= 1)
+
+
+def close_logit(trajectory: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Closure log-odds: closures peak in years 2-4, and better companies close less."""
+    return (
+        CLOSE_INTERCEPT + CLOSE_SLOPE * trajectory + 0.6 * np.exp(-0.5 * ((age - 36.0) / 20.0) ** 2)
+    )
+
+
+def close_hazard(logit: np.ndarray, age: np.ndarray) -> np.ndarray:
+    return _sigmoid(logit) * (age >= 3)
+
+
+def calendar_effect(grid: MonthGrid) -> np.ndarray:
     """Funding climate by year: the 2021 boom and the 2023-24 downturn."""
     years = grid.year_of(np.arange(grid.n_path))
     climate = {2020: -0.1, 2021: 0.35, 2022: 0.15, 2023: -0.25, 2024: -0.2, 2025: -0.1}
@@ -116,9 +190,8 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
     n, months = orgs.n, grid.n_path
     f = orgs.founded_month[:, None]
     age = (np.arange(months)[None, :] - f).astype(np.float32)
-    alive_age = age >= 0
 
-    steps = rng.normal(0.0, 0.06, (n, months)).astype(np.float32)
+    steps = rng.normal(0.0, STEP_SD, (n, months)).astype(np.float32)
     steps[age <= 0] = 0.0
     slope = rng.normal(0.0, 0.15, n).astype(np.float32)
     trajectory = (
@@ -128,36 +201,41 @@ def draw_path(rng: np.random.Generator, orgs: Orgs, grid: MonthGrid) -> HazardPa
     )
     del steps
 
-    bias = np.where(orgs.women_led, WOMEN_LED_FUNDING_FACTOR, 1.0)
-    p_seed = _sigmoid(0.2 + 1.0 * orgs.latent) * bias
+    p_seed = seed_probability(orgs)
     has_seed = rng.random(n) < p_seed
-    seed_age = np.maximum(2, np.round(np.exp(rng.normal(np.log(14.0) - 0.2 * orgs.latent, 0.45))))
+    seed_age = np.maximum(
+        MIN_SEED_AGE, np.round(np.exp(rng.normal(seed_age_log_mean(orgs.latent), SEED_AGE_SD)))
+    )
     seed_age = seed_age.astype(np.int64)
     seed_month = np.where(has_seed, orgs.founded_month + seed_age, -1)
+    h_milestone, h_close = path_hazards(orgs, grid, trajectory, seed_month)
+    return HazardPath(trajectory, h_milestone, h_close, seed_month, slope)
 
-    since_peak = age - (seed_age[:, None] + SEED_TO_PEAK)
-    bump = np.where(
-        has_seed[:, None], SEED_BUMP * np.exp(-0.5 * (since_peak / SEED_BUMP_WIDTH) ** 2), 0.0
+
+def path_hazards(
+    orgs: Orgs, grid: MonthGrid, trajectory: np.ndarray, seed_month: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly milestone and closure hazards (float32) of a trajectory and seed plan.
+
+    A function of its own so that a test can rebuild a path whose future was changed.
+    """
+    f = orgs.founded_month[:, None]
+    age = (np.arange(trajectory.shape[1])[None, :] - f).astype(np.float32)
+    alive_age = age >= 0
+    has_seed = seed_month >= 0
+    seed_age = np.where(has_seed, seed_month - orgs.founded_month, 0)
+    bump = np.where(has_seed[:, None], seed_bump(age, seed_age[:, None]), 0.0)
+    logit_m = milestone_logit(
+        trajectory,
+        age,
+        bump,
+        calendar_effect(grid)[None, :],
+        static_milestone_effect(orgs)[:, None],
     )
-    geo = np.where(orgs.is_idf, 0.15, 0.0) - np.where(
-        np.isin(orgs.region, geography.OVERSEAS_CODES), 0.2, 0.0
-    )
-    logit_m = (
-        MILESTONE_INTERCEPT
-        + MILESTONE_SLOPE * trajectory
-        - 2.2 * np.exp(-age / 9.0)
-        + bump
-        + _calendar_effect(grid)[None, :]
-        + (sectors.MILESTONE_EFFECT[orgs.sector] + geo)[:, None]
-    )
-    h_milestone = (_sigmoid(logit_m) * bias[:, None] * (age >= 1)).astype(np.float32)
+    h_milestone = milestone_hazard(logit_m, funding_bias(orgs)[:, None], age).astype(np.float32)
     del logit_m, bump
 
-    # Closures peak in years 2-4, and better companies close less.
-    logit_c = (
-        CLOSE_INTERCEPT + CLOSE_SLOPE * trajectory + 0.6 * np.exp(-0.5 * ((age - 36.0) / 20.0) ** 2)
-    )
-    h_close = (_sigmoid(logit_c) * (age >= 3)).astype(np.float32)
+    h_close = close_hazard(close_logit(trajectory, age), age).astype(np.float32)
     h_milestone[~alive_age] = 0.0
     h_close[~alive_age] = 0.0
-    return HazardPath(trajectory, h_milestone, h_close, seed_month)
+    return h_milestone, h_close

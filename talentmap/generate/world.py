@@ -33,8 +33,10 @@ class GenerationSummary:
     oracle_rows: int = 0
     #: Realised 24-month label rate among visible candidates whose window the data covers.
     base_rate: float = float("nan")
-    #: Mean oracle probability over the same rows (should match ``base_rate``).
+    #: Mean as-of oracle probability over the same rows (should match ``base_rate``).
     mean_p_true: float = float("nan")
+    #: Mean path-oracle probability over the same rows (it should match too).
+    mean_p_path: float = float("nan")
     candidate_rows: int = 0
     elapsed_seconds: float = 0.0
 
@@ -69,7 +71,7 @@ def generate_world(
     summary = GenerationSummary(
         out_dir=out_dir, seed=seed, fmt=fmt, n_orgs_simulated=n_orgs, n_orgs_written=0
     )
-    labels, p_sum = 0, 0.0
+    labels, p_sum, p_path_sum = 0, 0.0, 0.0
     try:
         done = 0
         for index, offset in enumerate(range(0, n_orgs, chunk_size)):
@@ -84,6 +86,7 @@ def generate_world(
             summary.candidate_rows += chunk.n_candidates
             labels += chunk.label_sum
             p_sum += chunk.p_sum
+            p_path_sum += chunk.p_path_sum
             done += size
             if progress is not None:
                 progress(done, n_orgs)
@@ -93,6 +96,7 @@ def generate_world(
     if summary.candidate_rows:
         summary.base_rate = labels / summary.candidate_rows
         summary.mean_p_true = p_sum / summary.candidate_rows
+        summary.mean_p_path = p_path_sum / summary.candidate_rows
     (out_dir / "dataset.json").write_text(
         json.dumps(
             {

@@ -92,7 +92,9 @@ TABLES: dict[str, pa.Schema] = {
     "jei_status": pa.schema([("org_id", _S), ("granted_on", _D), ("ended_on", _D)]),
 }
 
-ORACLE_SCHEMA = pa.schema([("org_id", _S), ("as_of", _D), ("p_true", pa.float32())])
+ORACLE_SCHEMA = pa.schema(
+    [("org_id", _S), ("as_of", _D), ("p_true", pa.float32()), ("p_path", pa.float32())]
+)
 HIDDEN_SCHEMA = pa.schema(
     [
         ("org_id", _S),

@@ -202,3 +202,45 @@ def test_bench_selection_is_recorded_only_when_the_model_has_one() -> None:
         "name": "logistic",
         "scores": {"logistic": 0.3},
     }
+
+
+def test_bench_compare_scorers_reports_the_path_oracle_beside_the_as_of_one() -> None:
+    # The as-of oracle ranks the positives 1st and 3rd (AP (1 + 2/3) / 2); the path
+    # oracle, which knows the future, ranks them first (AP 1). served ranks them 1st and
+    # 2nd (AP 1); the row the as-of oracle misses is left out for the path oracle too.
+    labels = np.array([1, 0, 1, 0, 1])
+    served = np.array([0.9, 0.1, 0.8, 0.2, 0.0])
+    logistic = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    p_true = np.array([0.9, 0.5, 0.4, 0.1, np.nan])
+    p_path = np.array([0.9, 0.2, 0.8, 0.1, 0.0])
+    out = compare_scorers(labels, served, logistic, p_true, p_path)
+    m = out["metrics"]
+    assert m["oracle"]["auc_pr"] == pytest.approx((1 + 2 / 3) / 2)
+    assert m["path_oracle"]["auc_pr"] == pytest.approx(1.0)
+    assert out["served_over_oracle"]["auc_pr"] == pytest.approx(1 / ((1 + 2 / 3) / 2))
+    assert out["served_over_path_oracle"]["auc_pr"] == pytest.approx(1.0)
+    # Without p_path, no path-oracle entries (records of earlier runs keep their shape).
+    assert "served_over_path_oracle" not in compare_scorers(labels, served, logistic, p_true)
+    with pytest.raises(ValueError):
+        compare_scorers(labels, served, logistic, p_true, p_path[:3])
+
+
+def test_bench_summarise_reports_both_oracles_overall_and_per_size() -> None:
+    def record(orgs: int, as_of_p100: float, path_p100: float) -> dict:
+        ratios = {"auc_pr": 0.5, "precision@500": 0.8}
+        return {
+            "orgs": orgs,
+            "comparison": {
+                "served_over_oracle": {**ratios, "precision@100": as_of_p100},
+                "served_over_path_oracle": {**ratios, "precision@100": path_p100},
+                "served_minus_logistic": {"auc_pr": 0.0},
+            },
+        }
+
+    summary = summarise([record(3000, 0.9, 0.8), record(10000, 0.6, 0.5), record(10000, 0.7, 0.4)])
+    assert summary["served_over_oracle"]["precision@100"]["worst"] == pytest.approx(0.6)
+    assert summary["served_over_path_oracle"]["precision@100"]["mean"] == pytest.approx(1.7 / 3)
+    ten = summary["by_size"]["10000"]
+    assert ten["served_over_oracle"]["precision@100"]["mean"] == pytest.approx(0.65)
+    assert ten["served_over_path_oracle"]["precision@100"]["worst"] == pytest.approx(0.4)
+    assert summary["by_size"]["3000"]["served_over_oracle"]["precision@100"]["mean"] == 0.9

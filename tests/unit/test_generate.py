@@ -161,11 +161,12 @@ def test_founders_have_education_and_some_prior_exits(tables: dict[str, pd.DataF
 
 def test_oracle_file_shape(world: Path, tables: dict[str, pd.DataFrame]) -> None:
     oracle = pq.read_table(world / "truth" / "oracle.parquet")
-    assert oracle.schema.names == ["org_id", "as_of", "p_true"]
+    assert oracle.schema.names == ["org_id", "as_of", "p_true", "p_path"]
     assert str(oracle.schema.field("p_true").type) == "float"
+    assert str(oracle.schema.field("p_path").type) == "float"
     assert str(oracle.schema.field("as_of").type) == "date32[day]"
     frame = oracle.to_pandas()
-    assert frame.p_true.between(0, 1).all()
+    assert frame.p_true.between(0, 1).all() and frame.p_path.between(0, 1).all()
     assert set(frame.org_id) <= set(tables["organizations"].org_id)
     assert not frame.duplicated(["org_id", "as_of"]).any()
     assert not (world / "truth" / "hidden.parquet").exists()
