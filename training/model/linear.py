@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 MISSING_LEVEL = "(missing)"
 MISSING_SUFFIX = "__missing"
@@ -99,7 +100,10 @@ class LinearPart:
         self.centres = design.mean(axis=0).tolist() if len(design) else [0.0] * len(self.columns)
         labels = np.asarray(y, dtype=np.int64)
         model = LogisticRegression(C=self.c, max_iter=2000, random_state=seed)
-        model.fit(design, labels, sample_weight=sample_weight)
+        # One BLAS thread: L-BFGS's products are memory-bound, and on a machine shared
+        # with other jobs two spinning BLAS threads took twice as long as one (issue 10).
+        with threadpool_limits(limits=1, user_api="blas"):
+            model.fit(design, labels, sample_weight=sample_weight)
         self.coef = model.coef_[0].astype(float).tolist()
         self.intercept = float(model.intercept_[0])
         return self
