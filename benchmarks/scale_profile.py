@@ -4,7 +4,9 @@
 
 Runs what ``talentmap retrain`` runs up to the fits (load the snapshot; prepare and each
 family builder; write and apply; materialize if asked; training rows; the candidates;
-the two historical retrievals; the model and the baseline fits) in one process, and
+the sample of ``training.max_rows``; the two historical retrievals; the model and the
+baseline fits, the model's split into its boosters, linear parts, selection and
+calibration by cProfile) in one process, and
 resets the process's high-water mark (``/proc/self/clear_refs``) between sub-steps, so
 each line's peak is that sub-step's. Also prints the in-memory size of the lake tables,
 the feature tables and the training frame: the figures to scale up to 1M organisations.
@@ -13,7 +15,9 @@ Nothing is registered or published. Linux only.
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 import time
 from pathlib import Path
 from typing import Annotated
@@ -84,6 +88,7 @@ def main(
     from talentmap.training.pipeline.candidates import CANDIDATE, candidate_status
     from talentmap.training.pipeline.retrain import _version_settings
     from talentmap.training.pipeline.rows import select_training_rows
+    from talentmap.training.pipeline.sampling import WEIGHT, sample_training_rows
     from talentmap.training.pipeline.train import latest_covered_as_of
 
     clock.mark("imports")
@@ -114,20 +119,58 @@ def main(
     when = pd.Timestamp(latest_covered_as_of(snapshot.snapshot_date, rules.horizon_months))
     training = select_training_rows(snapshot.tables, when, rules, config)
     clock.mark("train: training rows", rows=len(training.rows))
+    fit_rows, sample = sample_training_rows(training.rows, config.max_rows, config.model.seed)
+    fit_rows = fit_rows.reset_index(drop=True)
+    weights = fit_rows[WEIGHT].to_numpy() if sample.sampled else None
+    clock.mark("train: sample (training.max_rows)", **sample.to_dict())
     status = candidate_status(snapshot.tables, [when], rules)
     current = status.loc[status["status"] == CANDIDATE, ["org_id", "as_of"]]
     clock.mark("train: candidates now", rows=len(current))
-    frame = retrieve_features(staged, store, training.rows)
+    frame = retrieve_features(staged, store, fit_rows)
     clock.mark("train: retrieve training frame", frame_mb=_frames_mb(frame))
     retrieve_features(staged, store, current.reset_index(drop=True))
     clock.mark("train: retrieve candidates' frame")
     if fit:
         features = feature_names()
-        labels, as_of = training.rows["label"], training.rows["as_of"]
-        fit_model(frame, labels, as_of, config.model, features, rules.horizon_months)
-        clock.mark("train: fit model")
-        fit_baselines(frame, labels, features, config.model.seed, config.model.linear_c)
+        labels, as_of = fit_rows["label"], fit_rows["as_of"]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        fit_model(
+            frame,
+            labels,
+            as_of,
+            config.model,
+            features,
+            rules.horizon_months,
+            sample_weight=weights,
+        )
+        profiler.disable()
+        clock.mark("train: fit model", parts_seconds=_fit_parts(profiler))
+        fit_baselines(frame, labels, features, config.model.seed, config.model.linear_c, weights)
         clock.mark("train: fit baseline")
+
+
+# What a fit spends its time on: (file suffix, function) -> the name reported.
+_FIT_PARTS = {
+    ("model/trees.py", "early_stopped"): "trees: early-stopped fits",
+    ("model/trees.py", "refit"): "trees: refits",
+    ("model/trees.py", "raw_scores"): "trees: scoring the calib slice",
+    ("model/linear.py", "fit"): "linear part: fits",
+    ("model/selection.py", "select_scorer"): "selection",
+    ("model/calibration.py", "fit_calibrator"): "calibration",
+    ("model/estimator.py", "prepare"): "prepare (categories)",
+}
+
+
+def _fit_parts(profiler: cProfile.Profile) -> dict[str, float]:
+    """Cumulative seconds of each part of ``PromiseModel.fit`` (``_FIT_PARTS``)."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    parts: dict[str, float] = {}
+    for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
+        for (suffix, name), label in _FIT_PARTS.items():
+            if function == name and filename.endswith(suffix):
+                parts[label] = round(parts.get(label, 0.0) + cumulative, 2)
+    return parts
 
 
 if __name__ == "__main__":

@@ -157,6 +157,19 @@ class TrainingConfig(BaseModel):
             "one-line message and exit code 65 (unusable data)."
         ),
     )
+    max_rows: int = Field(
+        400_000,
+        ge=1_000,
+        description=(
+            "Cap on the training rows a fit retrieves and learns from (issue 10). Above it, "
+            "the rows are sampled reproducibly per as-of date: every positive is kept while "
+            "they fill at most half the cap, negatives are drawn at one rate, and each kept "
+            "row carries the weight that restores its date's counts (a row standing for 5 "
+            "weighs 5). The sample is stated in metrics.json, the MLflow params "
+            "(training.sample.*) and the model card. 10,000 organisations give ~54,000 rows "
+            "(no sampling); one million ~5.4 million."
+        ),
+    )
 
 
 class RetrainConfig(BaseModel):

@@ -42,10 +42,15 @@ def fit_logistic_baseline(
     categorical: Sequence[str],
     seed: int = 0,
     c: float = 1.0,
+    sample_weight: np.ndarray | None = None,
 ) -> LinearPart:
-    """The logistic regression on ``frame``'s named features (numeric coerced to float)."""
+    """The logistic regression on ``frame``'s named features (numeric coerced to float).
+
+    ``sample_weight``: sampled training rows' weights (``training.max_rows``).
+    """
     part = LinearPart(numeric=list(numeric), categorical=list(categorical), c=c)
-    return part.fit(_inputs(frame, numeric, categorical), np.asarray(y, dtype=np.int64), seed)
+    labels = np.asarray(y, dtype=np.int64)
+    return part.fit(_inputs(frame, numeric, categorical), labels, seed, sample_weight)
 
 
 def logistic_score(

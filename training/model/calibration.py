@@ -43,35 +43,44 @@ class Calibrator:
         return cls(method=data["method"], params=dict(data["params"]))
 
 
-def fit_calibrator(method: CalibrationMethod, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Fit ``method`` on raw log-odds ``raw`` and 0/1 labels ``y`` (both classes needed)."""
+def fit_calibrator(
+    method: CalibrationMethod, raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+) -> Calibrator:
+    """Fit ``method`` on raw log-odds ``raw`` and 0/1 labels ``y`` (both classes needed).
+
+    ``weight``: sampled rows' weights (the rows each stands for), so the map restores the
+    full rows' base rate.
+    """
     raw = np.asarray(raw, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
     if method == "none":
         return Calibrator("none")
     if len(np.unique(y)) < 2:
         raise ValueError("the calibration slice holds a single class; widen calib_fraction")
     if method == "sigmoid":
-        a, b = _platt(raw, y)
+        a, b = _platt(raw, y, w)
         return Calibrator("sigmoid", {"a": a, "b": b})
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+        raw, y, sample_weight=None if weight is None else w
+    )
     return Calibrator(
         "isotonic",
         {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()},
     )
 
 
-def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _platt(raw: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Platt (1999) scaling with his smoothed targets, which keep a tiny slice from
-    producing probabilities of exactly 0 or 1."""
-    n_pos = float(y.sum())
-    n_neg = float(len(y) - n_pos)
+    producing probabilities of exactly 0 or 1. ``w``: each row's weight (1 unsampled)."""
+    n_pos = float(w[y == 1].sum())
+    n_neg = float(w.sum() - n_pos)
     target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
 
     def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
         z = ab[0] * raw + ab[1]
-        nll = -(target * log_expit(z) + (1 - target) * log_expit(-z)).sum()
-        residual = expit(z) - target
+        nll = -(w * (target * log_expit(z) + (1 - target) * log_expit(-z))).sum()
+        residual = w * (expit(z) - target)
         return float(nll), np.array([(residual * raw).sum(), residual.sum()])
 
     start = np.array([1.0, 0.0])

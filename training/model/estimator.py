@@ -97,6 +97,18 @@ def _labels(y: Any, n: int) -> np.ndarray:
     return values.astype(np.int64).to_numpy()
 
 
+def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """Positive, finite float weights of ``n`` rows, or None (every row weighs 1)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight has shape {w.shape}, frame has {n} rows")
+    if not np.isfinite(w).all() or (w <= 0).any():
+        raise ValueError("sample_weight must be finite and > 0")
+    return None if np.all(w == 1.0) else w
+
+
 class PromiseModel(BaseEstimator):
     """Calibrated LightGBM classifier of "promise", fitted on rows ordered by as-of date.
 
@@ -124,7 +136,13 @@ class PromiseModel(BaseEstimator):
         self.tree_engine = tree_engine
 
     # ------------------------------------------------------------------ fit
-    def fit(self, frame: pd.DataFrame, y: Any, as_of: pd.Series | pd.Index | np.ndarray) -> Self:
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        y: Any,
+        as_of: pd.Series | pd.Index | np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> Self:
         """Stop early on the valid slice, choose the scorer and calibrate out of time, refit.
 
         ``y`` (0/1) and ``as_of`` (each row's as-of date) align with ``frame`` by position.
@@ -132,6 +150,9 @@ class PromiseModel(BaseEstimator):
         scorer (trees, linear part or a blend, ``training.model.selection``) and the
         calibration map always come from scores of models that never saw the calib slice
         (see ``ModelConfig.refit``).
+
+        ``sample_weight``: the rows each row stands for (``training.max_rows`` sampled the
+        rows); the trees, the linear part, the selection and the calibration all use it.
         """
         config = self.config or ModelConfig()
         engine = self.tree_engine or LOCAL
@@ -139,6 +160,12 @@ class PromiseModel(BaseEstimator):
         labels = _labels(y, len(frame))
         if len(as_of) != len(frame):
             raise ValueError(f"as_of has {len(as_of)} rows, frame has {len(frame)}")
+        weights = _weights(sample_weight, len(frame))
+        if weights is not None and engine.name != LOCAL.name:
+            raise ValueError(
+                f"training.engine = {engine.name!r} does not take sample weights: raise "
+                "training.max_rows above the training rows, or train locally"
+            )
         split = time_split(as_of, config.valid_fraction, config.calib_fraction, config.purge_dates)
         slices = split.assign(as_of)
         rows = {name: slices == name for name in (TRAIN, VALID, CALIB)}
@@ -147,15 +174,19 @@ class PromiseModel(BaseEstimator):
                 raise ValueError(f"the {name} slice holds a single class; cannot fit")
         prepared = self.prepare(frame)
         days = as_of_days(as_of).to_numpy()
-        every = trees.TreeRows(prepared, labels, days)
+        every = trees.TreeRows(prepared, labels, days, weights)
         self.config_ = config
         self.split_ = split
         self.rows_ = {name: int(mask.sum()) for name, mask in rows.items()}
         # None, not NaN, for an empty slice: the metadata must stay strict JSON.
+        w_all = np.ones(len(labels)) if weights is None else weights
         self.base_rates_ = {
-            name: float(labels[mask].mean()) if mask.any() else None for name, mask in rows.items()
+            name: float(np.average(labels[mask], weights=w_all[mask])) if mask.any() else None
+            for name, mask in rows.items()
         }
-        self.scale_pos_weight_ = trees.positive_weight(config, labels[rows[TRAIN]])
+        self.scale_pos_weight_ = trees.positive_weight(
+            config, labels[rows[TRAIN]], None if weights is None else weights[rows[TRAIN]]
+        )
         # Models that score the calib slice must never have seen it: the train slice only
         # ("none"), or everything up to the end of the valid slice (its purge gap included).
         before_calib = days <= np.datetime64(max(split.valid))
@@ -189,10 +220,16 @@ class PromiseModel(BaseEstimator):
                 )
             calib_trees[objective] = booster
             calib_raw[objective] = trees.raw_scores(booster, prepared[rows[CALIB]])
-        linear = self._fit_linear(prepared[unseen_fit], labels[unseen_fit], config)
+        calib_w = None if weights is None else weights[rows[CALIB]]
+        linear = self._fit_linear(
+            prepared[unseen_fit],
+            labels[unseen_fit],
+            config,
+            None if weights is None else weights[unseen_fit],
+        )
         linear_calib = linear.raw(prepared[rows[CALIB]])
         selection = self._select(
-            config, calib_raw, linear_calib, labels[rows[CALIB]], days[rows[CALIB]]
+            config, calib_raw, linear_calib, labels[rows[CALIB]], days[rows[CALIB]], calib_w
         )
         selection = replace(
             selection, models_rows=int(unseen_fit.sum()), windows_closed=windows_closed
@@ -205,7 +242,7 @@ class PromiseModel(BaseEstimator):
         self.best_score_ = chosen.curve[chosen.best_iteration - 1]
         served_calib = self._combine(selection, calib_raw[selection.tree_objective], linear_calib)
         self.calibrator_ = fit_calibrator(
-            config.calibration_method, served_calib, labels[rows[CALIB]]
+            config.calibration_method, served_calib, labels[rows[CALIB]], calib_w
         )
         booster, fitted_on = calib_trees[selection.tree_objective], unseen_fit
         if config.refit == "all":
@@ -223,7 +260,7 @@ class PromiseModel(BaseEstimator):
                 )
                 fitted_on = everything
             if selection.linear_weight != 0:
-                linear = self._fit_linear(prepared, labels, config)
+                linear = self._fit_linear(prepared, labels, config, weights)
                 fitted_on = everything
         self.booster_ = booster
         self.linear_ = linear
@@ -254,13 +291,17 @@ class PromiseModel(BaseEstimator):
         return max(1, round(stop.best_iteration * config.refit_round_factor))
 
     def _fit_linear(
-        self, prepared: pd.DataFrame, labels: np.ndarray, config: ModelConfig
+        self,
+        prepared: pd.DataFrame,
+        labels: np.ndarray,
+        config: ModelConfig,
+        weights: np.ndarray | None = None,
     ) -> LinearPart:
         numeric = [c for c in self.feature_names_ if c not in self.categories_]
         part = LinearPart(
             numeric=numeric, categorical=list(self.categorical_features_), c=config.linear_c
         )
-        return part.fit(prepared, labels, seed=config.seed)
+        return part.fit(prepared, labels, seed=config.seed, sample_weight=weights)
 
     @staticmethod
     def _select(
@@ -269,13 +310,20 @@ class PromiseModel(BaseEstimator):
         linear_calib: np.ndarray,
         labels: np.ndarray,
         days: np.ndarray,
+        weights: np.ndarray | None = None,
     ) -> Selection:
         first = config.tree_variants[0]
         if len(labels) == 0:
             return trees_only(first, "no validation slice (calib_fraction is 0)")
         allowed = SELECTION_KINDS if config.scorer == "auto" else (config.scorer,)
         return select_scorer(
-            calib_raw, linear_calib, labels, days, blend_grid(config.blend_step), allowed
+            calib_raw,
+            linear_calib,
+            labels,
+            days,
+            blend_grid(config.blend_step),
+            allowed,
+            weights=weights,
         )
 
     @staticmethod

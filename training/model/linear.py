@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 MISSING_LEVEL = "(missing)"
 MISSING_SUFFIX = "__missing"
@@ -67,8 +68,18 @@ class LinearPart:
     intercept: float = 0.0
 
     # ------------------------------------------------------------------ fit
-    def fit(self, frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> LinearPart:
-        """Learn the imputation, scaling and levels from ``frame``, then the coefficients."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        y: np.ndarray,
+        seed: int = 0,
+        sample_weight: np.ndarray | None = None,
+    ) -> LinearPart:
+        """Learn the imputation, scaling and levels from ``frame``, then the coefficients.
+
+        ``sample_weight`` (sampled training rows) weighs the coefficients' loss; the
+        imputation and scaling statistics stay those of the rows given.
+        """
         self.medians, self.indicators, self.means, self.scales = {}, [], {}, {}
         for name in self.numeric:
             values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
@@ -89,7 +100,10 @@ class LinearPart:
         self.centres = design.mean(axis=0).tolist() if len(design) else [0.0] * len(self.columns)
         labels = np.asarray(y, dtype=np.int64)
         model = LogisticRegression(C=self.c, max_iter=2000, random_state=seed)
-        model.fit(design, labels)
+        # One BLAS thread: L-BFGS's products are memory-bound, and on a machine shared
+        # with other jobs two spinning BLAS threads took twice as long as one (issue 10).
+        with threadpool_limits(limits=1, user_api="blas"):
+            model.fit(design, labels, sample_weight=sample_weight)
         self.coef = model.coef_[0].astype(float).tolist()
         self.intercept = float(model.intercept_[0])
         return self

@@ -83,11 +83,23 @@ def trees_only(objective: str, reason: str) -> Selection:
     return Selection(LIGHTGBM, objective, 1.0, 0.0, 1.0, reason=reason)
 
 
-def mean_date_average_precision(y: np.ndarray, score: np.ndarray, dates: np.ndarray) -> float:
-    """Mean over the dates holding a positive of the average precision of that date."""
-    frame = pd.DataFrame({"y": np.asarray(y), "s": np.asarray(score), "d": np.asarray(dates)})
+def mean_date_average_precision(
+    y: np.ndarray, score: np.ndarray, dates: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """Mean over the dates holding a positive of the average precision of that date.
+
+    ``weights``: the rows each row stands for, when the rows were sampled
+    (``training.max_rows``); each date's average precision is then the full date's, in
+    expectation.
+    """
+    w = np.ones(len(np.asarray(y))) if weights is None else np.asarray(weights, np.float64)
+    frame = pd.DataFrame(
+        {"y": np.asarray(y), "s": np.asarray(score), "d": np.asarray(dates), "w": w}
+    )
     values = [
-        average_precision_score(group["y"], group["s"])
+        average_precision_score(
+            group["y"], group["s"], sample_weight=None if weights is None else group["w"]
+        )
         for _, group in frame.groupby("d", sort=True)
         if group["y"].any()
     ]
@@ -113,11 +125,14 @@ def select_scorer(
     dates: np.ndarray,
     grid: Sequence[float],
     allowed: Sequence[str] = (LOGISTIC, LIGHTGBM, BLEND),
+    weights: np.ndarray | None = None,
 ) -> Selection:
     """The best of the ``allowed`` kinds on the slice (``y``, ``dates``), see the module.
 
     ``tree_raw`` maps each tree objective to its raw scores of the slice; ``linear_raw``
-    is the linear part's. ``grid`` holds the blend weights to try.
+    is the linear part's. ``grid`` holds the blend weights to try. ``weights``: sampled
+    rows' weights; every candidate is judged with the same ones, so the logistic
+    regression stays a candidate on equal terms and the guarantee holds.
     """
     labels = np.asarray(y, dtype=np.int64)
     first_objective = next(iter(tree_raw))
@@ -140,7 +155,7 @@ def select_scorer(
     best: tuple[str, str, float, float] | None = None
     best_score = -np.inf
     for kind, objective, w, score, tree_sd in candidates:
-        value = mean_date_average_precision(labels, score, dates)
+        value = mean_date_average_precision(labels, score, dates, weights)
         label = Selection(kind, objective, 0.0, 0.0, w).name
         scores[label] = round(value, 6)
         if value > best_score:

@@ -29,14 +29,20 @@ FULL_LIST = 10**7
 
 @dataclass(frozen=True)
 class TreeRows:
-    """Rows for one booster: prepared features, 0/1 labels and as-of days (numpy)."""
+    """Rows for one booster: prepared features, 0/1 labels and as-of days (numpy).
+
+    ``w``: each row's sample weight (``training.max_rows``: the rows it stands for), or
+    None when every row weighs 1.
+    """
 
     x: pd.DataFrame
     y: np.ndarray
     days: np.ndarray
+    w: np.ndarray | None = None
 
     def subset(self, mask: np.ndarray) -> TreeRows:
-        return TreeRows(self.x[mask], self.y[mask], self.days[mask])
+        w = None if self.w is None else self.w[mask]
+        return TreeRows(self.x[mask], self.y[mask], self.days[mask], w)
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,19 @@ def params(
     return base
 
 
-def positive_weight(config: ModelConfig, y: np.ndarray) -> float:
-    """``scale_pos_weight``: configured, or negatives / positives when 'auto'."""
+def positive_weight(config: ModelConfig, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    """``scale_pos_weight``: configured, or negatives / positives when 'auto' (weighted)."""
     if config.scale_pos_weight == "auto":
-        n_pos = int(y.sum())
-        return (len(y) - n_pos) / max(n_pos, 1)
+        weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+        n_pos = float(weights[np.asarray(y) == 1].sum())
+        return (float(weights.sum()) - n_pos) / max(n_pos, 1.0)
     return float(config.scale_pos_weight)
+
+
+def _times(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a * b
 
 
 def dataset(
@@ -94,13 +107,18 @@ def dataset(
     weight: np.ndarray | None = None,
     reference: lgb.Dataset | None = None,
 ) -> lgb.Dataset:
-    """A Dataset; for a ranking objective, rows sorted by date and grouped by it."""
+    """A Dataset; for a ranking objective, rows sorted by date and grouped by it.
+
+    ``weight`` multiplies the rows' own sample weights (``rows.w``). Ranking objectives
+    take no row weights (LightGBM weighs their query groups): their sampled rows count
+    once each, which leaves every date's ordering to learn unchanged.
+    """
     cats: Any = list(categorical) or "auto"
     if not is_ranking(objective):
         return lgb.Dataset(
             rows.x,
             label=rows.y,
-            weight=weight,
+            weight=_times(rows.w, weight),
             categorical_feature=cats,
             reference=reference,
             free_raw_data=True,
@@ -173,7 +191,7 @@ def refit(
     monotone: Sequence[int] = (),
 ) -> lgb.Booster:
     """Trees of ``rows``, exactly ``rounds`` of them (no early stopping)."""
-    p = params(config, objective, positive_weight(config, rows.y), monotone)
+    p = params(config, objective, positive_weight(config, rows.y, rows.w), monotone)
     return lgb.train(p, dataset(rows, objective, categorical), rounds)
 
 

@@ -72,6 +72,7 @@ from talentmap.training.pipeline.candidates import (
 )
 from talentmap.training.pipeline.labels import label, label_window_end
 from talentmap.training.pipeline.rows import DROP_REASONS, TrainingRows, select_training_rows
+from talentmap.training.pipeline.sampling import WEIGHT, RowSample, sample_training_rows
 
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.json"
@@ -134,6 +135,8 @@ class BacktestResult:
     features_at_as_of: pd.DataFrame = field(default_factory=pd.DataFrame)
     training_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # The rows the model learnt from, when ``training.max_rows`` sampled them.
+    sample: RowSample | None = None
 
 
 # ------------------------------------------------------------------ steps
@@ -211,12 +214,14 @@ def fit_model(
     features: Sequence[str],
     horizon_months: int | None = None,
     tree_engine: TreeEngine | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> PromiseModel:
     """Fit the promise model (time-split early stopping, selection, calibration inside).
 
     ``horizon_months``: the label horizon, so that the models judged on the inner
     validation learn only from label windows closed before it (see ``PromiseModel``).
     ``tree_engine``: where the trees are trained (``training.engine``; None = here).
+    ``sample_weight``: the rows each row stands for (``training.max_rows``), or None.
     """
     model = PromiseModel(
         config=config,
@@ -226,7 +231,7 @@ def fit_model(
         label_horizon_months=horizon_months,
         tree_engine=tree_engine,
     )
-    model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True))
+    model.fit(frame, np.asarray(labels), as_of.reset_index(drop=True), sample_weight)
     model.tree_engine = None  # its cluster lives for the fit only; never kept, never saved
     return model
 
@@ -237,11 +242,15 @@ def fit_baselines(
     features: Sequence[str],
     seed: int,
     c: float = 1.0,
+    sample_weight: np.ndarray | None = None,
 ) -> LinearPart:
-    """The logistic-regression baseline, fitted on exactly the model's training rows."""
+    """The logistic-regression baseline, fitted on exactly the model's training rows
+    (with their weights, when ``training.max_rows`` sampled them)."""
     categorical = categorical_names(features)
     numeric = [c for c in features if c not in categorical]
-    return fit_logistic_baseline(frame, np.asarray(labels), numeric, categorical, seed, c)
+    return fit_logistic_baseline(
+        frame, np.asarray(labels), numeric, categorical, seed, c, sample_weight
+    )
 
 
 def score_all(
@@ -347,7 +356,7 @@ def _lineage_block(snapshot: Snapshot, features: Sequence[str]) -> dict[str, Any
 
 
 def _training_block(
-    training: TrainingRows, model: PromiseModel, history_years: int
+    training: TrainingRows, model: PromiseModel, history_years: int, sample: RowSample
 ) -> dict[str, Any]:
     rows = training.rows
     per_date = rows.groupby("as_of")["label"].agg(["size", "mean"])
@@ -373,6 +382,7 @@ def _training_block(
             str(k): int(v) for k, v in training.exclusions.sum().items() if k != CANDIDATE
         },
         "left_out_not_visible": int(training.exclusions["not_visible"].sum()),
+        "sample": sample.to_dict(),
         "model": {
             "best_iteration": model.best_iteration_,
             "tree_fits": model.tree_fits_,
@@ -453,32 +463,43 @@ def run_backtest(
     current = picked[["org_id", "as_of"]].reset_index(drop=True)
     current_fallback = int(picked["age_fallback"].sum())
 
+    # Above training.max_rows, a weighted sample per as-of date (``sampling.py``): drawn
+    # before retrieval, so Feast reads and the fits learn from the sampled rows only.
+    fit_rows, sample = sample_training_rows(training.rows, config.max_rows, config.model.seed)
+    fit_rows = fit_rows.reset_index(drop=True)
+    weights = fit_rows[WEIGHT].to_numpy(dtype=np.float64) if sample.sampled else None
+
     step(2)
     store = store or build_features(settings, snapshot)
 
     step(3)
     features = feature_names()
-    train_frame = retrieve_features(settings, store, training.rows)
+    train_frame = retrieve_features(settings, store, fit_rows)
     now_frame = retrieve_features(settings, store, current)
 
     step(4)
-    model_config = (
-        config.model if choose_model is None else choose_model(train_frame, training.rows)
-    )
+    model_config = config.model if choose_model is None else choose_model(train_frame, fit_rows)
     with open_tree_engine(config) as engine:  # a Dask cluster lives for this fit only
         model = fit_model(
             train_frame,
-            training.rows["label"],
-            training.rows["as_of"],
+            fit_rows["label"],
+            fit_rows["as_of"],
             model_config,
             features,
             rules.horizon_months,
             tree_engine=engine,
+            sample_weight=weights,
         )
     step(5)
     logistic = fit_baselines(
-        train_frame, training.rows["label"], features, config.model.seed, config.model.linear_c
+        train_frame,
+        fit_rows["label"],
+        features,
+        config.model.seed,
+        config.model.linear_c,
+        weights,
     )
+    del train_frame  # the fits are done: the frame is not held while scoring and logging
 
     step(6)
     scores = score_all(model, logistic, now_frame, features)
@@ -508,7 +529,7 @@ def run_backtest(
                 k: v for k, v in _exclusions_at(now_counts, when).items() if k != CANDIDATE
             },
         },
-        "training": _training_block(training, model, config.history_years),
+        "training": _training_block(training, model, config.history_years, sample),
         "evaluation": evaluation,
     }
 
@@ -533,4 +554,5 @@ def run_backtest(
         features_at_as_of=now_frame,
         training_rows=training.rows,
         tables=snapshot.tables,
+        sample=sample,
     )

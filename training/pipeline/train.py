@@ -91,6 +91,10 @@ def log_backtest(
         inputs.extra_tags = tuning.mlflow_tags()
         inputs.extra_metrics = tuning.mlflow_metrics()
         inputs.card_notes = (tuning.card_note(),)
+    if result.sample is not None:
+        # training.max_rows: the sample (or that there was none) on the run and the card.
+        inputs.extra_params = {**inputs.extra_params, **result.sample.mlflow_params()}
+        inputs.card_notes = (*inputs.card_notes, result.sample.card_note())
     return log_training_run(resolve_target(settings), inputs, fairness=settings.fairness)
 
 
