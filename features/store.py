@@ -36,6 +36,7 @@ from talentmap.features.catalog import (
     table_path,
 )
 from talentmap.features.definitions.repo import repo_objects
+from talentmap.features.online_load import load_online
 from talentmap.settings import Settings
 from talentmap.settings.root import FEAST_REDIS_URL_VAR, FEAST_REGISTRY_URL_VAR
 
@@ -49,7 +50,6 @@ _TS_SUFFIX = "__ts"  # Feast's suffix for a feature's event timestamp in online 
 # The key of an organisation that links nowhere (unknown sector, no round yet): no row has
 # it, so the linked features come back missing. Feast's join keys cannot be null.
 NO_LINK = ""
-MATERIALIZE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Feast's modules reset the DeprecationWarning filters when imported, so the notice that
 # ibis (under Feast's DuckDB offline store) prints on every query is silenced here, after.
@@ -229,10 +229,12 @@ def to_utc(values: Iterable[Any] | pd.Series) -> pd.Series:
 
 
 def materialize(settings: Settings, end: datetime | date) -> FeatureStore:
-    """Load each entity's latest row dated on or before ``end`` into the online store."""
+    """Load each entity's latest row dated on or before ``end``, within its view's TTL,
+    into the online store (``online_load``: DuckDB picks the rows, Feast writes them)."""
     store = open_store(settings)
     end_utc = to_utc([end]).iloc[0].to_pydatetime()
-    store.materialize(start_date=MATERIALIZE_FROM, end_date=end_utc)
+    chunk = settings.features.materialize_batch_rows
+    load_online(store, settings.feature_tables_dir, end_utc, chunk)
     return store
 
 

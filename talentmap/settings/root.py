@@ -110,6 +110,15 @@ class FeatureSettings(BaseModel):
         ),
     )
     spark: SparkSettings = SparkSettings()
+    materialize_batch_rows: int = Field(
+        50_000,
+        ge=1,
+        description=(
+            "Materialization writes each view's latest rows (computed by DuckDB over the "
+            "feature tables) to the online store through Feast in chunks of at most this "
+            "many entities, so its memory follows the chunk, not the history."
+        ),
+    )
     retrieval_batch_rows: int = Field(
         200_000,
         ge=1,
