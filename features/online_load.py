@@ -37,9 +37,7 @@ ORDER BY "{{key}}"
 """
 
 
-def latest_rows(
-    path: Path, spec: Family, end: datetime, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
+def latest_rows(path: Path, spec: Family, end: datetime, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Per entity of ``spec``'s table, its latest row in ``[end - ttl, end]``, in chunks."""
     start = end - spec.ttl
     with duckdb.connect() as con:

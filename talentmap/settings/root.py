@@ -110,6 +110,15 @@ class FeatureSettings(BaseModel):
         ),
     )
     spark: SparkSettings = SparkSettings()
+    build_chunk_orgs: int = Field(
+        25_000,
+        ge=1,
+        description=(
+            "The default engine builds the feature tables in chunks of this many "
+            "organisations (features/chunked.py), so the builders' memory follows a chunk; "
+            "the tables are the same whatever the chunk."
+        ),
+    )
     materialize_batch_rows: int = Field(
         50_000,
         ge=1,
