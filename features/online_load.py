@@ -42,9 +42,10 @@ def latest_rows(path: Path, spec: Family, end: datetime, chunk_rows: int) -> Ite
     start = end - spec.ttl
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        reader = con.execute(
-            LATEST_QUERY.format(key=spec.key), [str(path), end.isoformat(), start.isoformat()]
-        ).to_arrow_reader(chunk_rows)
+        params = [str(path), end.isoformat(), start.isoformat()]
+        reader = con.sql(LATEST_QUERY.format(key=spec.key), params=params).to_arrow_reader(
+            chunk_rows
+        )
         for batch in reader:
             if batch.num_rows:
                 yield batch.to_pandas()
