@@ -24,6 +24,8 @@ rounds can be milestones.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -67,32 +69,47 @@ def milestone_days(p: Prepared) -> pd.DataFrame:
 # Each investor's portfolio size (n) and milestones among it (m), from every day either
 # changes on: tables ``inv`` (investor_id, org_id, day) and ``ms`` (org_id, ms_day).
 # Shared with the co-investors family (``family_network``), which judges investors alike.
-INVESTOR_RECORD_CTES = f"""
-WITH first_inv AS (
-    SELECT investor_id, org_id, min({DAY}) AS joined FROM inv GROUP BY investor_id, org_id
-),
-steps AS (
+# Statements run once per build (``run_by_orgs``): they read every company.
+INVESTOR_RECORD_TABLES = (
+    f"""
+CREATE TEMP TABLE first_inv AS
+SELECT investor_id, org_id, min({DAY}) AS joined FROM inv GROUP BY investor_id, org_id
+""",
+    f"""
+CREATE TEMP TABLE record AS
+WITH steps AS (
     SELECT investor_id, joined AS {DAY}, 1.0 AS dn, 0.0 AS dm FROM first_inv
     UNION ALL
     SELECT f.investor_id, greatest(f.joined, m.ms_day), 0.0, 1.0
     FROM first_inv f JOIN ms m USING (org_id)
-),
-record AS (
-    SELECT investor_id, {DAY},
-        sum(sum(dn)) OVER w AS n, sum(sum(dm)) OVER w AS m
-    FROM steps GROUP BY investor_id, {DAY}
-    WINDOW w AS (PARTITION BY investor_id ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
+)
+SELECT investor_id, {DAY},
+    sum(sum(dn)) OVER w AS n, sum(sum(dm)) OVER w AS m
+FROM steps GROUP BY investor_id, {DAY}
+WINDOW w AS (PARTITION BY investor_id ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
+""",
+)
+
+# The companies of one chunk (table ``chunk``: org_id) and their investors: the values of
+# a company read its own investments and the investors' records, so a build can run the
+# companies chunk by chunk, the records computed once.
+IN_CHUNK = "__IN_CHUNK__"
+CHUNK_FILTER = "org_id IN (SELECT org_id FROM chunk)"
+CHUNK_INVESTMENTS = """
+chunk_inv AS (
+    SELECT * FROM first_inv WHERE __IN_CHUNK__
 ),
 """
 
 QUERY = (
-    INVESTOR_RECORD_CTES
+    "WITH "
+    + CHUNK_INVESTMENTS
     + f"""
 refresh AS (
-    SELECT org_id, joined AS {DAY} FROM first_inv
+    SELECT org_id, joined AS {DAY} FROM chunk_inv
     UNION
     SELECT c.org_id, g.{DAY}
-    FROM (SELECT org_id, min(joined) AS first FROM first_inv GROUP BY org_id) c
+    FROM (SELECT org_id, min(joined) AS first FROM chunk_inv GROUP BY org_id) c
     JOIN grid g ON g.{DAY} >= c.first
 ),
 pairs AS (
@@ -102,7 +119,7 @@ pairs AS (
         CASE WHEN m.ms_day IS NOT NULL AND greatest(f.joined, m.ms_day) <= r.{DAY}
             THEN 1.0 ELSE 0.0 END AS own
     FROM refresh r
-    JOIN first_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
+    JOIN chunk_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
     LEFT JOIN ms m ON m.org_id = r.org_id
 ),
 scored AS (
@@ -122,6 +139,35 @@ GROUP BY org_id, {DAY}
 ORDER BY org_id, {DAY}
 """
 )
+
+
+def run_by_orgs(
+    setup: Sequence[str],
+    query: str,
+    frames: Mapping[str, pd.DataFrame],
+    chunks: Iterable[Sequence[str] | None],
+) -> Iterator[pd.DataFrame]:
+    """``query``'s rows for each chunk of organisations, ``setup`` run once before.
+
+    ``setup`` builds the tables every company reads (investors' records, networks,
+    cohorts); ``query`` reads the companies of the table ``chunk`` only. One connection
+    holds both, so the shared tables are computed once however many chunks there are.
+    """
+    with duckdb.connect() as con:
+        for name, frame in frames.items():
+            con.register(name, frame)
+        for statement in setup:
+            con.execute(statement)
+        for orgs in chunks:
+            if orgs is None:  # every company
+                out = con.execute(query.replace(IN_CHUNK, "TRUE")).df()
+            else:
+                con.register("chunk", pd.DataFrame({"org_id": pd.Series(orgs, dtype=object)}))
+                out = con.execute(query.replace(IN_CHUNK, CHUNK_FILTER)).df()
+                con.unregister("chunk")
+            out[DAY] = out[DAY].astype("datetime64[ns]")
+            out["org_id"] = out["org_id"].astype(object)
+            yield out.reset_index(drop=True)
 
 
 def _changes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -152,30 +198,50 @@ def listed_investments(p: Prepared) -> pd.DataFrame:
     )
 
 
-def _records(p: Prepared) -> pd.DataFrame:
+def _empty_records() -> pd.DataFrame:
+    empty = {"org_id": pd.Series(dtype=object), DAY: pd.Series(dtype="M8[ns]")}
+    return pd.DataFrame(empty | {c: pd.Series(dtype="float64") for c in COLUMNS})
+
+
+def _records(p: Prepared, chunks: Sequence[Sequence[str] | None]) -> Iterator[pd.DataFrame]:
     inv = listed_investments(p)
     if inv.empty:
-        empty = {"org_id": pd.Series(dtype=object), DAY: pd.Series(dtype="M8[ns]")}
-        return pd.DataFrame(empty | {c: pd.Series(dtype="float64") for c in COLUMNS})
+        for _ in chunks:
+            yield _empty_records()
+        return
     inv = inv[["investor_id", "org_id", DAY]].astype({"investor_id": str, "org_id": str})
     ms = milestone_days(p).astype({"org_id": str})
     grid = pd.DataFrame({DAY: pd.date_range(inv[DAY].min(), p.snapshot, freq=REFRESH)})
-    with duckdb.connect() as con:
-        for name, frame in (("inv", inv), ("ms", ms), ("grid", grid)):
-            con.register(name, frame)
-        out = con.execute(QUERY).df()
-    out[DAY] = out[DAY].astype("datetime64[ns]")
-    out["org_id"] = out["org_id"].astype(object)
-    return _changes(out.reset_index(drop=True))
+    frames = {"inv": inv, "ms": ms, "grid": grid}
+    for out in run_by_orgs(INVESTOR_RECORD_TABLES, QUERY, frames, chunks):
+        yield _changes(out)
+
+
+def iter_investors(p: Prepared, chunks: Sequence[Sequence[str] | None]) -> Iterator[pd.DataFrame]:
+    """``build_investors`` restricted to each chunk of organisation ids, in turn.
+
+    The chunks' rows together are ``build_investors``'s; the records every company reads
+    are computed once.
+    """
+    if not p.has("investments"):
+        for orgs in chunks:
+            yield _missing_for(p, orgs, COLUMNS)
+        return
+    for orgs, records in zip(chunks, _records(p, chunks), strict=True):
+        yield _aligned(org_start_rows(p, orgs), records, {COLUMNS[2]: 0.0})
+
+
+def _missing_for(p: Prepared, orgs: Sequence[str] | None, columns: Sequence[str]) -> pd.DataFrame:
+    out = org_start_rows(p, orgs)
+    for column in columns:
+        out[column] = np.nan
+    return out
+
+
+def _aligned(base: pd.DataFrame, rows: pd.DataFrame, zeros: dict[str, float]) -> pd.DataFrame:
+    keys = pd.concat([base, rows[["org_id", DAY]]], ignore_index=True)
+    return align(keys, "org_id", [(rows, zeros)])
 
 
 def build_investors(p: Prepared) -> pd.DataFrame:
-    base = org_start_rows(p)
-    if not p.has("investments"):
-        out = base.copy()
-        for column in COLUMNS:
-            out[column] = np.nan
-        return out
-    records = _records(p)
-    keys = pd.concat([base, records[["org_id", DAY]]], ignore_index=True)
-    return align(keys, "org_id", [(records, {"n_investors_with_track_record": 0.0})])
+    return next(iter_investors(p, [None]))

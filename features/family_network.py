@@ -68,6 +68,8 @@ changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -75,10 +77,13 @@ import pandas as pd
 from talentmap.features.catalog import FAMILIES
 from talentmap.features.events import DAY, align, to_day
 from talentmap.features.family_investors import (
-    INVESTOR_RECORD_CTES,
+    CHUNK_INVESTMENTS,
+    IN_CHUNK,
+    INVESTOR_RECORD_TABLES,
     REFRESH,
     listed_investments,
     milestone_days,
+    run_by_orgs,
 )
 from talentmap.features.prepare import Prepared, org_start_rows
 
@@ -90,6 +95,8 @@ COHORT_COLUMNS = FAMILIES["program_cohort"].numeric
 # with a milestone (about twice the 24-month label's base rate of the generated world).
 SUCCESS_MIN_COMPANIES = 3
 SUCCESS_RECORD = 0.25
+# Chunks of organisation ids (None: every company) for the chunked build.
+Chunks = Sequence[Sequence[str] | None]
 
 
 def _run(query: str, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -119,8 +126,10 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(empty | {c: pd.Series(dtype="float64") for c in columns})
 
 
-def _missing(p: Prepared, columns: tuple[str, ...]) -> pd.DataFrame:
-    out = org_start_rows(p)
+def _missing(
+    p: Prepared, columns: tuple[str, ...], orgs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    out = org_start_rows(p, orgs)
     for column in columns:
         out[column] = np.nan
     return out
@@ -134,20 +143,24 @@ def _grid(first: pd.Timestamp, p: Prepared) -> pd.DataFrame:
     return pd.DataFrame({DAY: pd.date_range(first, p.snapshot, freq=REFRESH)})
 
 
-def _finish(p: Prepared, rows: pd.DataFrame, zeros: dict[str, float]) -> pd.DataFrame:
-    base = org_start_rows(p)
+def _finish(
+    p: Prepared, rows: pd.DataFrame, zeros: dict[str, float], orgs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    base = org_start_rows(p, orgs)
     keys = pd.concat([base, rows[["org_id", DAY]]], ignore_index=True)
     return align(keys, "org_id", [(rows, zeros)])
 
 
 # ------------------------------------------------------------------------ coinvestors
 
-COINVESTORS_QUERY = (
-    INVESTOR_RECORD_CTES
-    + f"""
+# Each investor's co-investment network at every month end: computed once per build.
+COINVESTORS_SETUP = (
+    *INVESTOR_RECORD_TABLES,
+    f"""
+CREATE TEMP TABLE network AS
 -- Each investor's record at every month end once it has enough companies to judge by
 -- (the portfolio only grows; smaller ones take part in neither feature).
-investor_grid AS (
+WITH investor_grid AS (
     SELECT i.investor_id, g.{DAY}
     FROM (
         SELECT investor_id, min({DAY}) AS first FROM record
@@ -164,21 +177,26 @@ edges AS (
     SELECT a.investor_id AS i, b.investor_id AS j, min(a.{DAY}) AS since
     FROM inv a JOIN inv b ON a.round_id = b.round_id AND a.investor_id <> b.investor_id
     GROUP BY a.investor_id, b.investor_id
-),
+)
 -- Per investor and month end: did it co-invest with a successful investor, and the best
 -- record among its co-investors with enough companies.
-network AS (
-    SELECT e.i AS investor_id, rg.{DAY},
-        bool_or(rg.good) AS linked,
-        max(rg.rate) AS best
-    FROM edges e JOIN record_grid rg ON rg.investor_id = e.j AND rg.{DAY} >= e.since
-    GROUP BY e.i, rg.{DAY}
-),
+SELECT e.i AS investor_id, rg.{DAY},
+    bool_or(rg.good) AS linked,
+    max(rg.rate) AS best
+FROM edges e JOIN record_grid rg ON rg.investor_id = e.j AND rg.{DAY} >= e.since
+GROUP BY e.i, rg.{DAY}
+""",
+)
+
+COINVESTORS_QUERY = (
+    "WITH "
+    + CHUNK_INVESTMENTS
+    + f"""
 refresh AS (
-    SELECT org_id, joined AS {DAY} FROM first_inv
+    SELECT org_id, joined AS {DAY} FROM chunk_inv
     UNION
     SELECT c.org_id, g.{DAY}
-    FROM (SELECT org_id, min(joined) AS first FROM first_inv GROUP BY org_id) c
+    FROM (SELECT org_id, min(joined) AS first FROM chunk_inv GROUP BY org_id) c
     JOIN grid g ON g.{DAY} >= c.first
 ),
 pairs AS (
@@ -187,7 +205,7 @@ pairs AS (
     SELECT r.org_id, r.{DAY}, f.investor_id,
         CASE WHEN r.{DAY}::DATE = last_day(r.{DAY}) THEN r.{DAY}::DATE
             ELSE last_day(r.{DAY} - INTERVAL 1 MONTH) END AS month_end
-    FROM refresh r JOIN first_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
+    FROM refresh r JOIN chunk_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
 ),
 scored AS (
     SELECT p.org_id, p.{DAY}, n.linked, n.best
@@ -204,21 +222,34 @@ ORDER BY org_id, {DAY}
 )
 
 
-def _coinvestor_rows(p: Prepared) -> pd.DataFrame:
+def _coinvestor_rows(p: Prepared, chunks: Chunks) -> Iterator[pd.DataFrame]:
     inv = listed_investments(p)
     if inv.empty:
-        return _empty(COINVESTOR_COLUMNS)
+        for _ in chunks:
+            yield _empty(COINVESTOR_COLUMNS)
+        return
     inv = inv[["round_id", "investor_id", "org_id", DAY]].astype(
         {"round_id": str, "investor_id": str, "org_id": str}
     )
     frames = {"inv": inv, "ms": _milestones(p), "grid": _grid(inv[DAY].min(), p)}
-    return _changes(_run(COINVESTORS_QUERY, frames), COINVESTOR_COLUMNS)
+    for out in run_by_orgs(COINVESTORS_SETUP, COINVESTORS_QUERY, frames, chunks):
+        yield _changes(out, COINVESTOR_COLUMNS)
+
+
+def iter_coinvestors(p: Prepared, chunks: Chunks) -> Iterator[pd.DataFrame]:
+    """``build_coinvestors`` restricted to each chunk of organisation ids, in turn (the
+    co-investment network computed once)."""
+    if not p.has("investments"):
+        for orgs in chunks:
+            yield _missing(p, COINVESTOR_COLUMNS, orgs)
+        return
+    zeros = {COINVESTOR_COLUMNS[0]: 0.0}
+    for orgs, rows in zip(chunks, _coinvestor_rows(p, chunks), strict=True):
+        yield _finish(p, rows, zeros, orgs)
 
 
 def build_coinvestors(p: Prepared) -> pd.DataFrame:
-    if not p.has("investments"):
-        return _missing(p, COINVESTOR_COLUMNS)
-    return _finish(p, _coinvestor_rows(p), {COINVESTOR_COLUMNS[0]: 0.0})
+    return next(iter_coinvestors(p, [None]))
 
 
 # -------------------------------------------------------------------- founder_network
@@ -303,25 +334,32 @@ def build_founder_network(p: Prepared) -> pd.DataFrame:
 
 # --------------------------------------------------------------------- program_cohort
 
+COHORT_SETUP = (
+    f"""
+CREATE TEMP TABLE stats AS
+-- Per cohort: members and members with a milestone, as known (listed) day by day.
+SELECT cohort, {DAY},
+    sum(sum(dn)) OVER w AS n, sum(sum(dm)) OVER w AS m
+FROM (
+    SELECT cohort, listed AS {DAY}, 1.0 AS dn, 0.0 AS dm FROM mem
+    UNION ALL
+    SELECT x.cohort, greatest(x.listed, ms.ms_day), 0.0, 1.0
+    FROM mem x JOIN ms USING (org_id)
+)
+GROUP BY cohort, {DAY}
+WINDOW w AS (PARTITION BY cohort ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
+""",
+)
+
 COHORT_QUERY = f"""
-WITH stats AS (
-    -- Per cohort: members and members with a milestone, as known (listed) day by day.
-    SELECT cohort, {DAY},
-        sum(sum(dn)) OVER w AS n, sum(sum(dm)) OVER w AS m
-    FROM (
-        SELECT cohort, listed AS {DAY}, 1.0 AS dn, 0.0 AS dm FROM mem
-        UNION ALL
-        SELECT x.cohort, greatest(x.listed, ms.ms_day), 0.0, 1.0
-        FROM mem x JOIN ms USING (org_id)
-    )
-    GROUP BY cohort, {DAY}
-    WINDOW w AS (PARTITION BY cohort ORDER BY {DAY} ROWS UNBOUNDED PRECEDING)
+WITH chunk_mem AS (
+    SELECT * FROM mem WHERE {IN_CHUNK}
 ),
 refresh AS (
-    SELECT org_id, start AS {DAY} FROM mem
+    SELECT org_id, start AS {DAY} FROM chunk_mem
     UNION
     SELECT c.org_id, g.{DAY}
-    FROM (SELECT org_id, min(start) AS first FROM mem GROUP BY org_id) c
+    FROM (SELECT org_id, min(start) AS first FROM chunk_mem GROUP BY org_id) c
     JOIN grid g ON g.{DAY} >= c.first
 ),
 pairs AS (
@@ -331,7 +369,7 @@ pairs AS (
         CASE WHEN ms.ms_day IS NOT NULL AND greatest(x.listed, ms.ms_day) <= r.{DAY}
             THEN 1.0 ELSE 0.0 END AS own_m
     FROM refresh r
-    JOIN mem x ON x.org_id = r.org_id AND x.start <= r.{DAY}
+    JOIN chunk_mem x ON x.org_id = r.org_id AND x.start <= r.{DAY}
     LEFT JOIN ms ON ms.org_id = r.org_id
 ),
 scored AS (
@@ -348,7 +386,7 @@ ORDER BY org_id, {DAY}
 """
 
 
-def _cohort_rows(p: Prepared) -> pd.DataFrame:
+def _cohort_rows(p: Prepared, chunks: Chunks) -> Iterator[pd.DataFrame]:
     raw = p.table("programs")
     mem = pd.DataFrame(
         {
@@ -358,7 +396,9 @@ def _cohort_rows(p: Prepared) -> pd.DataFrame:
         }
     ).dropna()
     if mem.empty:
-        return _empty(COHORT_COLUMNS)
+        for _ in chunks:
+            yield _empty(COHORT_COLUMNS)
+        return
     # One membership per company and cohort: the earliest.
     mem["cohort"] = mem["program_id"].astype(str) + "|" + mem[DAY].dt.year.astype(str)
     mem = mem.groupby(["org_id", "cohort"], sort=False)[DAY].min().reset_index()
@@ -371,10 +411,21 @@ def _cohort_rows(p: Prepared) -> pd.DataFrame:
         }
     )
     frames = {"mem": mem, "ms": _milestones(p), "grid": _grid(mem["start"].min(), p)}
-    return _changes(_run(COHORT_QUERY, frames), COHORT_COLUMNS)
+    for out in run_by_orgs(COHORT_SETUP, COHORT_QUERY, frames, chunks):
+        yield _changes(out, COHORT_COLUMNS)
+
+
+def iter_program_cohort(p: Prepared, chunks: Chunks) -> Iterator[pd.DataFrame]:
+    """``build_program_cohort`` restricted to each chunk of organisation ids, in turn (the
+    cohorts' counts computed once)."""
+    if not p.has("programs"):
+        for orgs in chunks:
+            yield _missing(p, COHORT_COLUMNS, orgs)
+        return
+    zeros = {COHORT_COLUMNS[0]: 0.0}
+    for orgs, rows in zip(chunks, _cohort_rows(p, chunks), strict=True):
+        yield _finish(p, rows, zeros, orgs)
 
 
 def build_program_cohort(p: Prepared) -> pd.DataFrame:
-    if not p.has("programs"):
-        return _missing(p, COHORT_COLUMNS)
-    return _finish(p, _cohort_rows(p), {COHORT_COLUMNS[0]: 0.0})
+    return next(iter_program_cohort(p, [None]))

@@ -7,6 +7,7 @@ any family (education, roles and exits carry everything the founders family need
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -170,6 +171,8 @@ def prepare(
     )
 
 
-def org_start_rows(p: Prepared) -> pd.DataFrame:
-    """One (org_id, day) row per organisation at its first known day."""
-    return pd.DataFrame({"org_id": p.orgs["org_id"], DAY: p.orgs["start"]})
+def org_start_rows(p: Prepared, orgs: Sequence[str] | None = None) -> pd.DataFrame:
+    """One (org_id, day) row per organisation at its first known day (of ``orgs`` only,
+    when given: a chunked build's companies)."""
+    rows = pd.DataFrame({"org_id": p.orgs["org_id"], DAY: p.orgs["start"]})
+    return rows if orgs is None else rows[rows["org_id"].isin(list(orgs))]

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from feast import FeatureStore
 from feast.repo_config import RepoConfig
@@ -36,6 +38,7 @@ from talentmap.features.catalog import (
     table_path,
 )
 from talentmap.features.definitions.repo import repo_objects
+from talentmap.features.online_load import load_online
 from talentmap.settings import Settings
 from talentmap.settings.root import FEAST_REDIS_URL_VAR, FEAST_REGISTRY_URL_VAR
 
@@ -49,7 +52,6 @@ _TS_SUFFIX = "__ts"  # Feast's suffix for a feature's event timestamp in online 
 # The key of an organisation that links nowhere (unknown sector, no round yet): no row has
 # it, so the linked features come back missing. Feast's join keys cannot be null.
 NO_LINK = ""
-MATERIALIZE_FROM = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Feast's modules reset the DeprecationWarning filters when imported, so the notice that
 # ibis (under Feast's DuckDB offline store) prints on every query is silenced here, after.
@@ -182,6 +184,64 @@ def write_feature_tables(
         written[family] = path
         rows[family] = len(frame)
         del frame
+    _write_lineage(out_dir, snapshot_id, snapshot_date, rows)
+    return written
+
+
+def table_schema(family: str, engine: str = "duckdb") -> pa.Schema:
+    """A family table's Parquet schema, from the catalogue (what ``finalize`` makes)."""
+    spec = FAMILIES[family]
+    unit = "us" if engine == "spark" else "ns"
+    return pa.schema(
+        [
+            (spec.key, pa.string()),
+            (EVENT_TS, pa.timestamp(unit, tz="UTC")),
+            *((column, pa.string()) for column in spec.strings),
+            *((column, pa.float64()) for column in spec.numeric),
+        ]
+    )
+
+
+def write_feature_chunks(
+    chunks: Iterable[tuple[str, pd.DataFrame]],
+    out_dir: Path,
+    snapshot_id: str,
+    snapshot_date: date | None = None,
+    engine: str = "duckdb",
+) -> dict[str, int]:
+    """``write_feature_tables`` for (family, chunk) pairs: each chunk is appended to its
+    family's file as it comes (a family's chunks in key order), so no table is held whole.
+
+    Files are written under temporary names and renamed once every chunk is in.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    rows: dict[str, int] = {}
+    try:
+        for family, frame in chunks:
+            if family not in writers:
+                schema = table_schema(family, engine)
+                tmp = table_path(out_dir, family).with_suffix(".parquet.tmp")
+                writers[family] = pq.ParquetWriter(tmp, schema)
+                rows[family] = 0
+            table = pa.Table.from_pandas(frame, schema=writers[family].schema, preserve_index=False)
+            writers[family].write_table(table)
+            rows[family] += len(frame)
+            del frame, table
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for family in writers:
+        path = table_path(out_dir, family)
+        path.with_suffix(".parquet.tmp").replace(path)
+    _write_lineage(out_dir, snapshot_id, snapshot_date, rows)
+    return rows
+
+
+def _write_lineage(
+    out_dir: Path, snapshot_id: str, snapshot_date: date | None, rows: dict[str, int]
+) -> None:
     lineage = {
         "snapshot_id": snapshot_id,
         "snapshot_date": snapshot_date.isoformat() if snapshot_date else None,
@@ -189,7 +249,6 @@ def write_feature_tables(
         "rows": rows,
     }
     (out_dir / SNAPSHOT_FILE).write_text(json.dumps(lineage, indent=2), encoding="utf-8")
-    return written
 
 
 def read_lineage(tables_dir: Path) -> dict[str, Any] | None:
@@ -229,10 +288,12 @@ def to_utc(values: Iterable[Any] | pd.Series) -> pd.Series:
 
 
 def materialize(settings: Settings, end: datetime | date) -> FeatureStore:
-    """Load each entity's latest row dated on or before ``end`` into the online store."""
+    """Load each entity's latest row dated on or before ``end``, within its view's TTL,
+    into the online store (``online_load``: DuckDB picks the rows, Feast writes them)."""
     store = open_store(settings)
     end_utc = to_utc([end]).iloc[0].to_pydatetime()
-    store.materialize(start_date=MATERIALIZE_FROM, end_date=end_utc)
+    chunk = settings.features.materialize_batch_rows
+    load_online(store, settings.feature_tables_dir, end_utc, chunk)
     return store
 
 

@@ -18,40 +18,39 @@ def build(
     ] = None,
 ) -> None:
     """Compute the event-driven feature tables from a lake snapshot and write them."""
-    from talentmap.features.build import BUILDERS, finalize
-    from talentmap.features.engine import build_tables
+    import duckdb
+
+    from talentmap.features.catalog import FAMILIES, table_path
+    from talentmap.features.engine import build_and_write
     from talentmap.features.lineage import load_snapshot
-    from talentmap.features.prepare import prepare
-    from talentmap.features.store import write_feature_tables
-    from talentmap.optouts import apply_settings_opt_outs, drop_opted_out_features
+    from talentmap.optouts import apply_settings_opt_outs
 
     settings = get_settings()
     with spinner() as progress:
-        task = progress.add_task("Loading snapshot", total=len(BUILDERS) + 2)
+        task = progress.add_task("Loading snapshot", total=3)
         snapshot_id, snapshot_date, tables = load_snapshot(settings.lake_dir, snapshot)
         tables = apply_settings_opt_outs(tables, settings)  # opted-out persons' rows go first
         progress.advance(task)
-        if settings.features.engine == "spark":
-            # The same builders as Spark tasks (features.engine = spark, docs/SCALE.md).
-            progress.update(task, description="Building every family on Spark")
-            out = build_tables(settings, tables, snapshot_date)
-            progress.advance(task, len(BUILDERS))
-        else:
-            # The run's rules: milestones and the age fallback must match the candidate rule.
-            prepared = prepare(tables, snapshot_date, settings.training.rules)
-            out = {}
-            for family, builder in BUILDERS.items():
-                progress.update(task, description=f"Building {family}")
-                out[family] = finalize(builder(prepared), family, prepared.snapshot)
-                progress.advance(task)
-        out = drop_opted_out_features(out, tables.get("opt_outs"))
-        progress.update(task, description="Writing Parquet tables")
-        write_feature_tables(
-            out, settings.feature_tables_dir, snapshot_id, snapshot_date, settings.features.engine
+        # Streamed by organisation chunks on the default engine (features/chunked.py); the
+        # same builders as Spark tasks with features.engine = spark (docs/SCALE.md).
+        progress.update(
+            task, description=f"Building the feature tables ({settings.features.engine})"
         )
+        rows = build_and_write(settings, tables, snapshot_date, snapshot_id)
         progress.advance(task)
-    summary = Table("family", "rows", "entities", title=f"Snapshot {snapshot_id} ({snapshot_date})")
-    for family, frame in out.items():
-        summary.add_row(family, f"{len(frame):,}", f"{frame.iloc[:, 0].nunique():,}")
+        del tables
+        progress.update(task, description="Counting entities")
+        summary = Table(
+            "family", "rows", "entities", title=f"Snapshot {snapshot_id} ({snapshot_date})"
+        )
+        with duckdb.connect() as con:
+            for family, count in rows.items():
+                path = str(table_path(settings.feature_tables_dir, family))
+                key = FAMILIES[family].key
+                (entities,) = con.execute(
+                    f'SELECT count(DISTINCT "{key}") FROM read_parquet(?)', [path]
+                ).fetchone()
+                summary.add_row(family, f"{count:,}", f"{entities:,}")
+        progress.advance(task)
     console.print(summary)
     console.print(f"Feature tables written to {settings.feature_tables_dir}")

@@ -110,6 +110,24 @@ class FeatureSettings(BaseModel):
         ),
     )
     spark: SparkSettings = SparkSettings()
+    build_chunk_orgs: int = Field(
+        25_000,
+        ge=1,
+        description=(
+            "The default engine builds the feature tables in chunks of this many "
+            "organisations (features/chunked.py), so the builders' memory follows a chunk; "
+            "the tables are the same whatever the chunk."
+        ),
+    )
+    materialize_batch_rows: int = Field(
+        50_000,
+        ge=1,
+        description=(
+            "Materialization writes each view's latest rows (computed by DuckDB over the "
+            "feature tables) to the online store through Feast in chunks of at most this "
+            "many entities, so its memory follows the chunk, not the history."
+        ),
+    )
     retrieval_batch_rows: int = Field(
         200_000,
         ge=1,
