@@ -31,6 +31,7 @@ from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
 from talentmap.serving.headers import SecurityHeadersMiddleware
 from talentmap.serving.keyfile import KeySource
+from talentmap.serving.known import known_among
 from talentmap.serving.limits import RateLimiter
 from talentmap.serving.schemas import (
     ForgetRequest,
@@ -197,11 +198,14 @@ class TalentMapService:
         subjects forgotten through any worker."""
         state = self.state
         served = state.current()
-        # Checked on the loop (a ``stat`` each); followed off it, in one place.
-        if served is not None and (
-            state.published_changed(served) or state.reload_requested(served)
-        ):
-            served = await anyio.to_thread.run_sync(state.catch_up)
+        # Checked on the loop (a ``stat`` each). A new publish is followed off the loop
+        # before answering; another worker's reload in the background, while this request
+        # and the next answer from the current ranking (``ServingState.catch_up``).
+        if served is not None:
+            if state.published_changed(served):
+                served = await anyio.to_thread.run_sync(state.catch_up)
+            elif state.reload_requested(served):
+                state.follow_reload_in_background()
         return served
 
     @bentoml.on_shutdown
@@ -236,14 +240,21 @@ class TalentMapService:
         if len(request.org_ids) > self.config.max_score_ids:
             return _error(ctx, 422, f"at most {self.config.max_score_ids} org_ids per call")
         requested = list(dict.fromkeys(request.org_ids))
-        known = [o for o in requested if o in served.known_org_ids]
+        found = known_among(served.known_org_ids, requested)
+        known = [o for o in requested if o in found]
         features = None
         if known:
+            try:
+                # The model may still be loading (a fast start defers it): off the loop.
+                await anyio.to_thread.run_sync(lambda: served.ranking.model)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                return _error(ctx, 503, f"the model cannot be loaded ({reason}); see /readyz")
             try:
                 features = await anyio.to_thread.run_sync(self.state.online, known, served)
             except OnlineStoreError as exc:  # a 503 with the reason, never a 500
                 return _error(ctx, 503, f"{exc}; no answer until it is fixed (see /readyz)")
-        results = score_items(served.ranking, request.org_ids, served.known_org_ids, features)
+        results = score_items(served.ranking, request.org_ids, found, features)
         try:
             self.audit.write(
                 "score",

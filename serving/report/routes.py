@@ -25,7 +25,6 @@ from starlette.routing import Route
 
 from talentmap.errors import StorageError
 from talentmap.serving.answers import NOT_READY
-from talentmap.serving.inputs import InputsUnavailableError
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.report.aggregate import build_report
 from talentmap.serving.report.render import read_chart_library, render_csv, render_html
@@ -95,6 +94,9 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
         return region, lang
 
     async def computed(region: str) -> dict[str, Any] | Response:
+        # Imported here: it brings Feast (seconds), which the service's start does not need.
+        from talentmap.serving.inputs import InputsUnavailableError
+
         try:
             return await run_in_threadpool(compute, region)
         except (InputsUnavailableError, StorageError, OSError) as exc:
