@@ -34,6 +34,7 @@ from starlette.routing import Route
 from talentmap.serving.answers import NOT_READY
 from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import principal_of
+from talentmap.serving.known import known_among
 from talentmap.serving.schemas import MapRegion
 from talentmap.serving.watch_events import Filters
 from talentmap.serving.watch_feed import LANGUAGES, render_feed
@@ -167,7 +168,8 @@ def watch_routes(served: Callable[[], Any]) -> list[Route]:
         if current is None:
             return JSONResponse({"error": NOT_READY}, status_code=503)
         body = await _body(request, WatchlistCreate)
-        unknown = [o for o in body.companies if o not in current.known_org_ids]
+        found = known_among(current.known_org_ids, body.companies)  # one scan for all
+        unknown = [o for o in body.companies if o not in found]
         if unknown:
             return _error(404, f"unknown organisation(s): {', '.join(unknown[:10])}")
         default_k = get_settings().serving.default_k
