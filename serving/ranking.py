@@ -293,7 +293,7 @@ class _FileIndex:
         with no index to build."""
 
         def build() -> bool:
-            ids = _flat(self.founders.column("org_id"))
+            ids = self.founder_ids()
             if len(ids) < 2:
                 return True
             if ids.null_count:
@@ -302,6 +302,9 @@ class _FileIndex:
             return bool(pc.all(ordered).as_py())
 
         return self._once("founders_sorted", build)
+
+    def founder_ids(self) -> pa.Array:
+        return self._once("founder_ids", lambda: _flat(self.founders.column("org_id")))
 
     def _founder_span(self, ids: pa.Array, org_id: str) -> tuple[int, int]:
         """[start, end) of ``org_id``'s founders in the sorted founder column."""
@@ -322,7 +325,7 @@ class _FileIndex:
         if self.founders.num_rows == 0:
             return [[] for _ in file_rows]
         if "founders" not in self._done and self.founders_sorted():
-            ids = self._once("founder_ids", lambda: _flat(self.founders.column("org_id")))
+            ids = self.founder_ids()
             orgs = _pick(self.table.column("org_id"), file_rows)
             picked = [np.arange(*self._founder_span(ids, org)) for org in orgs]
         else:

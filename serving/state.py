@@ -738,12 +738,17 @@ class ServingState:
                 self.served = updated
 
     def _warm(self) -> None:
+        """Right after the fast start, before the registry is asked: what the first
+        requests would otherwise wait for (the reasons' wording imports LightGBM, about a
+        second; the ranking's indexes)."""
         served = self.served
         if served is None:
             return
         try:
+            import talentmap.training.model.explain  # noqa: F401  (wording of stored reasons)
+
             served.ranking.warm()
-        except Exception:  # a request builds what it needs itself
+        except Exception:  # a request builds or imports what it needs itself
             logger.exception("building the ranking's indexes ahead of requests failed")
 
     def _note_marker(self, served: Served, stamp: str | None = None) -> None:
