@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from talentmap.serving.ranking import Ranking, reason_dict
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.schemas import ShortlistRequest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and the ranking (pyarrow, pandas): not with the service module
+    import numpy as np
+
     from talentmap.serving.audit import AuditLog
     from talentmap.serving.auth import Principal
+    from talentmap.serving.ranking import Ranking
     from talentmap.serving.state import Served
 
 N_REASONS = 3
@@ -116,6 +116,9 @@ def score_items(
     if features is not None and len(features):
         frame = features.reset_index(drop=True)  # dtypes pinned by inputs.online_features
         probabilities = ranking.model.predict_proba(frame)[:, 1]
+        import numpy as np
+
+        from talentmap.serving.ranking import reason_dict
         from talentmap.training.model.explain import top_reasons
 
         reasons = top_reasons(ranking.model, frame, N_REASONS)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import bentoml
@@ -31,7 +31,6 @@ from talentmap.serving.audit import AuditLog
 from talentmap.serving.auth import GuardMiddleware, KeyRing, Principal, principal_of
 from talentmap.serving.headers import SecurityHeadersMiddleware
 from talentmap.serving.keyfile import KeySource
-from talentmap.serving.known import known_among
 from talentmap.serving.limits import RateLimiter
 from talentmap.serving.schemas import (
     ForgetRequest,
@@ -43,10 +42,11 @@ from talentmap.serving.schemas import (
     ShortlistRequest,
     ShortlistResponse,
 )
-from talentmap.serving.state import OnlineStoreError, Served, ServingState
-from talentmap.serving.watchlists import store_for
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
+
+if TYPE_CHECKING:
+    from talentmap.serving.state import Served, ServingState
 
 
 def _worker_logging() -> None:
@@ -183,6 +183,10 @@ class TalentMapService:
     def __init__(self) -> None:
         settings = get_settings()
         self.config = settings.serving
+        # Imported here, in the worker: the state brings numpy, pyarrow and pandas, which
+        # ``bentoml serve``'s arbiter (it imports this module too) does not need.
+        from talentmap.serving.state import ServingState
+
         self.state = ServingState(settings, self.config)
         self.audit = AuditLog(settings.path(self.config.audit_log))
         RUNTIME.state = self.state
@@ -240,6 +244,9 @@ class TalentMapService:
         if len(request.org_ids) > self.config.max_score_ids:
             return _error(ctx, 422, f"at most {self.config.max_score_ids} org_ids per call")
         requested = list(dict.fromkeys(request.org_ids))
+        from talentmap.serving.known import known_among
+        from talentmap.serving.state import OnlineStoreError
+
         found = known_among(served.known_org_ids, requested)
         known = [o for o in requested if o in found]
         features = None
@@ -310,6 +317,8 @@ class TalentMapService:
             self.state.forget, list(request.org_ids), list(request.person_ids)
         )
         # ...and from every watchlist and feed (`talentmap forget` does it too).
+        from talentmap.serving.watchlists import store_for
+
         watched = store_for(get_settings())
         await anyio.to_thread.run_sync(watched.forget, list(request.org_ids))
         # Counts only: the ids of people who asked to be forgotten are not copied here.

@@ -3,7 +3,8 @@
 ``bentoml serve`` imports the service module in its arbiter, then in every worker, before
 any worker can load a ranking; the heavy libraries must come later, on first use or in the
 background: Feast (``/score``), LightGBM and scikit-learn (the model), MLflow (the registry
-check, right after ready), pandera (the lake).
+check, right after ready), pandera (the lake); numpy, pyarrow and pandas come with the
+worker's state (``TalentMapService.__init__``), so the arbiter never imports them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("feast", "lightgbm", "sklearn", "mlflow", "pandera", "scipy")
+HEAVY = ("feast", "lightgbm", "sklearn", "mlflow", "pandera", "scipy", "pandas", "pyarrow", "numpy")
 
 
 def _imported_after(statement: str) -> list[str]:
