@@ -9,17 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from talentmap.serving.ranking import Ranking, reason_dict
 from talentmap.serving.regions import FRENCH_REGIONS
 from talentmap.serving.schemas import ShortlistRequest
-from talentmap.training.evaluation.regional_floor import floor_positions
-from talentmap.training.model.explain import top_reasons
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and the ranking (pyarrow, pandas): not with the service module
+    import numpy as np
+
     from talentmap.serving.audit import AuditLog
     from talentmap.serving.auth import Principal
+    from talentmap.serving.ranking import Ranking
     from talentmap.serving.state import Served
 
 N_REASONS = 3
@@ -54,6 +52,8 @@ def _selected(
         rows, matching = ranking.select(k=k, **filters)
         return rows, matching, None
     # The floor needs every matching row: promoted candidates can come from far down.
+    from talentmap.training.evaluation.regional_floor import floor_positions
+
     everything, matching = ranking.select(k=max(1, len(ranking)), **filters)
     keep = floor_positions(ranking.regions[everything], k, request.region_floor, FRENCH_REGIONS)
     return everything[keep], matching, keep >= min(k, len(everything))
@@ -64,9 +64,7 @@ def shortlist(ranking: Ranking, request: ShortlistRequest, default_k: int) -> di
     filters = filters_of(request, default_k)
     rows, matching, promoted = _selected(ranking, request, filters["k"])
     reasons = ranking.reasons(rows) if request.include_explanations else None
-    candidates = [
-        ranking.row(int(r), reasons[i] if reasons is not None else None) for i, r in enumerate(rows)
-    ]
+    candidates = ranking.rows(rows, reasons)
     if promoted is not None:
         for candidate, flag in zip(candidates, promoted, strict=True):
             candidate["promoted"] = bool(flag)
@@ -118,6 +116,11 @@ def score_items(
     if features is not None and len(features):
         frame = features.reset_index(drop=True)  # dtypes pinned by inputs.online_features
         probabilities = ranking.model.predict_proba(frame)[:, 1]
+        import numpy as np
+
+        from talentmap.serving.ranking import reason_dict
+        from talentmap.training.model.explain import top_reasons
+
         reasons = top_reasons(ranking.model, frame, N_REASONS)
         for org_id, p, why in zip(frame["org_id"], probabilities, reasons, strict=True):
             rank = ranking.rank_of(org_id)

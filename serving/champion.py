@@ -19,15 +19,20 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from talentmap.training.model.estimator import META_FILE, PromiseModel
 from talentmap.training.tracking.target import TrackingTarget, activate
 
+if TYPE_CHECKING:  # LightGBM: imported when a model is loaded, not with the service
+    from talentmap.training.model.estimator import PromiseModel
+
 CACHE_FOLDER = "champion"
+META_FILE = "promise_model.json"  # estimator.META_FILE (a unit test checks they agree)
 CURRENT_FILE = "current.json"
 INFO_FILE = "champion.json"
 MODEL_FOLDER = "model"
@@ -158,6 +163,44 @@ def cached_champion(cache_dir: Path) -> tuple[ChampionInfo, Path] | None:
     return (info, folder) if (folder / META_FILE).is_file() else None
 
 
+def _load_model(folder: Path) -> PromiseModel:
+    from talentmap.training.model.estimator import PromiseModel
+
+    return PromiseModel.load(folder)
+
+
+def load_version(target: TrackingTarget, info: ChampionInfo, cache_dir: Path) -> PromiseModel:
+    """The model of the version ``info`` names (its run id checked), whatever the alias
+    says now: the cache's copy when it holds that version, else downloaded (the cache's
+    ``current`` mark is left alone: only ``load_champion`` moves it)."""
+    entry = _cache_root(cache_dir) / info.version
+    try:
+        cached = ChampionInfo.from_dict(json.loads((entry / INFO_FILE).read_text(encoding="utf-8")))
+    except (OSError, KeyError, ValueError, TypeError):
+        cached = None
+    folder = entry / MODEL_FOLDER
+    if cached is not None and cached.run_id == info.run_id and (folder / META_FILE).is_file():
+        return _load_model(folder)
+    with tempfile.TemporaryDirectory(prefix="talentmap-model-") as tmp:
+        return _load_model(_download(target, info, Path(tmp)))
+
+
+class LazyModel:
+    """A model loaded on first call, once (several requests may ask at the same time)."""
+
+    def __init__(self, load: Callable[[], PromiseModel]) -> None:
+        self._load = load
+        self._model: PromiseModel | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> PromiseModel:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+
 def load_champion(
     target: TrackingTarget, alias: str, cache_dir: Path
 ) -> tuple[ChampionInfo, PromiseModel]:
@@ -176,10 +219,10 @@ def load_champion(
             f"MLflow registry unreachable or alias missing ({type(exc).__name__}); serving "
             f"the locally cached champion version {info.version}"
         )
-        return replace(info, source="cache", warning=warning), PromiseModel.load(folder)
+        return replace(info, source="cache", warning=warning), _load_model(folder)
     cached = cached_champion(cache_dir)
     if cached is not None and (cached[0].version, cached[0].run_id) == (info.version, info.run_id):
-        return info, PromiseModel.load(cached[1])
+        return info, _load_model(cached[1])
     with tempfile.TemporaryDirectory(prefix="talentmap-champion-") as tmp:
         folder = _cache(cache_dir, info, _download(target, info, Path(tmp)))
-    return info, PromiseModel.load(folder)
+    return info, _load_model(folder)

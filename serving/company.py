@@ -110,7 +110,7 @@ def _founders(
     ranking: Ranking, row: int | None, tables: Mapping[str, pd.DataFrame], org_id: str
 ) -> list[dict[str, str]]:
     if row is not None:
-        return [{"name": name, "role": role} for _, name, role in ranking.founders[row]]
+        return [{"name": name, "role": role} for _, name, role in ranking.founders_of([row])[0]]
     found = ranking_file.founder_rows(tables, [org_id], ranking.opt_outs.person_ids)
     return [{"name": n, "role": r} for n, r in zip(found["name"], found["role"], strict=True)]
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from talentmap.lake import Lake
 from talentmap.serving.company import LAKE_TABLES
 from talentmap.settings import Settings
 from talentmap.training.tracking.target import activate, resolve_target
@@ -22,11 +21,15 @@ from talentmap.training.tracking.target import activate, resolve_target
 
 @lru_cache(maxsize=2)
 def _tables(lake_dir: str, snapshot_id: str) -> dict[str, pd.DataFrame]:
+    from talentmap.lake import Lake  # the contract (pandera): not at the service's start
+
     return Lake(lake_dir).load(snapshot_id, LAKE_TABLES)
 
 
 def snapshot_tables(settings: Settings, snapshot_id: str | None) -> dict[str, pd.DataFrame]:
     """The snapshot's tables (the latest snapshot's when the lineage names none)."""
+    from talentmap.lake import Lake
+
     lake = Lake(settings.lake_dir)
     if snapshot_id is None:
         latest = lake.latest()

@@ -9,7 +9,7 @@ tenth or more of the countries blank, most of them French companies.
 
 from __future__ import annotations
 
-from talentmap.contract import FR_OVERSEAS_REGIONS, FR_REGIONS
+from talentmap.contract_vocab import FR_OVERSEAS_REGIONS, FR_REGIONS
 
 INTERNATIONAL = "International"
 FRANCE = "FR"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import bentoml
@@ -42,10 +42,11 @@ from talentmap.serving.schemas import (
     ShortlistRequest,
     ShortlistResponse,
 )
-from talentmap.serving.state import OnlineStoreError, Served, ServingState
-from talentmap.serving.watchlists import store_for
 from talentmap.serving.web import build_web_app
 from talentmap.settings import get_settings
+
+if TYPE_CHECKING:
+    from talentmap.serving.state import Served, ServingState
 
 
 def _worker_logging() -> None:
@@ -182,6 +183,10 @@ class TalentMapService:
     def __init__(self) -> None:
         settings = get_settings()
         self.config = settings.serving
+        # Imported here, in the worker: the state brings numpy, pyarrow and pandas, which
+        # ``bentoml serve``'s arbiter (it imports this module too) does not need.
+        from talentmap.serving.state import ServingState
+
         self.state = ServingState(settings, self.config)
         self.audit = AuditLog(settings.path(self.config.audit_log))
         RUNTIME.state = self.state
@@ -197,11 +202,14 @@ class TalentMapService:
         subjects forgotten through any worker."""
         state = self.state
         served = state.current()
-        # Checked on the loop (a ``stat`` each); followed off it, in one place.
-        if served is not None and (
-            state.published_changed(served) or state.reload_requested(served)
-        ):
-            served = await anyio.to_thread.run_sync(state.catch_up)
+        # Checked on the loop (a ``stat`` each). A new publish is followed off the loop
+        # before answering; another worker's reload in the background, while this request
+        # and the next answer from the current ranking (``ServingState.catch_up``).
+        if served is not None:
+            if state.published_changed(served):
+                served = await anyio.to_thread.run_sync(state.catch_up)
+            elif state.reload_requested(served):
+                state.follow_reload_in_background()
         return served
 
     @bentoml.on_shutdown
@@ -236,14 +244,24 @@ class TalentMapService:
         if len(request.org_ids) > self.config.max_score_ids:
             return _error(ctx, 422, f"at most {self.config.max_score_ids} org_ids per call")
         requested = list(dict.fromkeys(request.org_ids))
-        known = [o for o in requested if o in served.known_org_ids]
+        from talentmap.serving.known import known_among
+        from talentmap.serving.state import OnlineStoreError
+
+        found = known_among(served.known_org_ids, requested)
+        known = [o for o in requested if o in found]
         features = None
         if known:
+            try:
+                # The model may still be loading (a fast start defers it): off the loop.
+                await anyio.to_thread.run_sync(lambda: served.ranking.model)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                return _error(ctx, 503, f"the model cannot be loaded ({reason}); see /readyz")
             try:
                 features = await anyio.to_thread.run_sync(self.state.online, known, served)
             except OnlineStoreError as exc:  # a 503 with the reason, never a 500
                 return _error(ctx, 503, f"{exc}; no answer until it is fixed (see /readyz)")
-        results = score_items(served.ranking, request.org_ids, served.known_org_ids, features)
+        results = score_items(served.ranking, request.org_ids, found, features)
         try:
             self.audit.write(
                 "score",
@@ -299,6 +317,8 @@ class TalentMapService:
             self.state.forget, list(request.org_ids), list(request.person_ids)
         )
         # ...and from every watchlist and feed (`talentmap forget` does it too).
+        from talentmap.serving.watchlists import store_for
+
         watched = store_for(get_settings())
         await anyio.to_thread.run_sync(watched.forget, list(request.org_ids))
         # Counts only: the ids of people who asked to be forgotten are not copied here.

@@ -34,34 +34,42 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from talentmap.lake import Lake
 from talentmap.optouts import read_settings_register, register_stamp
-from talentmap.serving.champion import ChampionInfo, champion_version, load_champion
+from talentmap.serving.champion import (
+    ChampionInfo,
+    LazyModel,
+    champion_version,
+    load_champion,
+    load_version,
+)
 from talentmap.serving.forgotten import (
     forgotten_path,
     forgotten_stamp,
     read_forgotten,
     record_forgotten,
 )
+from talentmap.serving.known import KnownIds, any_known
 from talentmap.serving.ranking import (
     OptOuts,
     Ranking,
     RankingLineage,
-    build_ranking,
+    _FileIndex,
     ranking_from_published,
 )
 from talentmap.serving.reload_marker import bump_marker, marker_path, marker_stamp, read_marker
 from talentmap.settings import Settings
 from talentmap.settings.serving import ServingConfig
-from talentmap.training.model.estimator import PromiseModel
 from talentmap.training.pipeline.ranking_file import PublishedRanking, ranking_stamp, read_ranking
 from talentmap.training.tracking.target import TrackingTarget, resolve_target
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from talentmap.training.model.estimator import PromiseModel
 
 logger = logging.getLogger("talentmap.serving")
 
@@ -84,6 +92,12 @@ def load_inputs(settings: Settings, config: ServingConfig) -> Any:
     return load(settings, config)
 
 
+def build_ranking(*args: Any, **kwargs: Any) -> Ranking:
+    from talentmap.serving.ranking import build_ranking as build
+
+    return build(*args, **kwargs)
+
+
 def online_features(*args: Any, **kwargs: Any) -> pd.DataFrame:
     from talentmap.serving.inputs import online_features as read
 
@@ -94,7 +108,9 @@ def online_features(*args: Any, **kwargs: Any) -> pd.DataFrame:
 class Served:
     champion: ChampionInfo
     ranking: Ranking
-    known_org_ids: frozenset[str]  # in the lake and not opted out: what /score may answer
+    # in the lake and not opted out: what /score may answer (a frozenset, or for a
+    # published ranking the mapped known.arrow column: ``known.KnownIds``)
+    known_org_ids: frozenset[str] | KnownIds
     loaded_at: float  # time.time()
     build_seconds: float
     # features' (snapshot, built_at), then the forget register's size and mtime
@@ -158,6 +174,12 @@ class ServingState:
         # while it reloads (a hot reload), instead of following their own worker's bump.
         self._own_marker: str | None = None
         self._follow_lock = threading.Lock()  # concurrent requests follow a marker once
+        self._follower: threading.Thread | None = None
+        self._follower_lock = threading.Lock()
+        self._index: tuple[str, _FileIndex] | None = None  # (file stamp, its indexes)
+        # False while serving a published ranking whose champion the registry has not
+        # confirmed yet (the fast start): see ``start_from_published``.
+        self.confirmed = True
 
     # ------------------------------------------------------------------ status
     def readiness(self) -> tuple[bool, str]:
@@ -185,16 +207,26 @@ class ServingState:
     def forget_stamps(self) -> tuple[str | None, str | None]:
         return register_stamp(self.settings), forgotten_stamp(self.forgotten_file)
 
-    def build(self, champion: ChampionInfo, model: PromiseModel) -> Served:
-        """A complete new ``Served``: the published ranking if it fits, else computed."""
+    def build(
+        self,
+        champion: ChampionInfo,
+        model: PromiseModel | LazyModel,
+        published: PublishedRanking | None = None,
+    ) -> Served:
+        """A complete new ``Served``: the published ranking if it fits, else computed.
+
+        ``published``: the file already read (the fast start), else it is read here.
+        """
         forget_stamps = self.forget_stamps()  # before reading: a later append is re-checked
         reload_stamp = marker_stamp(self.reload_file)  # likewise: a later bump is followed
         self.forgotten = self.forgotten.union(read_forgotten(self.forgotten_file))
         published_stamp = ranking_stamp(self.settings.feature_tables_dir)
-        published = self._usable_published(champion)
+        published = self._usable_published(champion, published)
         if published is not None:
             served = self._build_published(champion, model, published)
         else:
+            if isinstance(model, LazyModel):
+                model = model()
             served = self._build_computed(champion, model)
         return replace(
             served,
@@ -203,8 +235,7 @@ class ServingState:
             reload_stamp=reload_stamp,
         )
 
-    def _usable_published(self, champion: ChampionInfo) -> PublishedRanking | None:
-        """The published ranking, if the served champion produced it at the serving date."""
+    def _read_published(self) -> PublishedRanking | None:
         tables_dir = self.settings.feature_tables_dir
         try:
             published = read_ranking(tables_dir)
@@ -217,21 +248,35 @@ class ServingState:
                 "ranking every candidate from the online store",
                 tables_dir,
             )
-            return None
-        meta = published.meta
-        lineage = read_lineage(tables_dir) or {}
+        return published
+
+    def _serving_date_problem(self, meta: dict[str, Any]) -> str | None:
+        """Why the published ranking is not at the serving date this service computes."""
+        lineage = read_lineage(self.settings.feature_tables_dir) or {}
         snapshot_day = lineage.get("snapshot_date")
         expected = (
             self.config.serving_date(date.fromisoformat(snapshot_day)) if snapshot_day else None
         )
+        if expected is not None and meta.get("as_of") != expected.isoformat():
+            return f"it ranks at {meta.get('as_of')}, not at the serving date {expected}"
+        return None
+
+    def _usable_published(
+        self, champion: ChampionInfo, published: PublishedRanking | None = None
+    ) -> PublishedRanking | None:
+        """The published ranking, if the served champion produced it at the serving date."""
+        published = published or self._read_published()
+        if published is None:
+            return None
+        meta = published.meta
         why = None
         if (str(meta.get("model_version")), meta.get("run_id")) != (
             champion.version,
             champion.run_id,
         ):
             why = f"it was produced by version {meta.get('model_version')}"
-        elif expected is not None and meta.get("as_of") != expected.isoformat():
-            why = f"it ranks at {meta.get('as_of')}, not at the serving date {expected}"
+        else:
+            why = self._serving_date_problem(meta)
         if why is not None:
             logger.info(
                 "published ranking %s not used for champion v%s: %s; ranking every candidate "
@@ -245,6 +290,8 @@ class ServingState:
 
     def _published_opt_outs(self) -> OptOuts:
         """Opt-outs that bind now: the register, the latest lake snapshot's, the forgotten."""
+        from talentmap.lake import Lake
+
         found = OptOuts.from_table(read_settings_register(self.settings))
         lake = Lake(self.settings.lake_dir)
         latest = lake.latest()
@@ -253,8 +300,21 @@ class ServingState:
             found = found.union(OptOuts.from_table(table))
         return found.union(self.forgotten)
 
+    def _file_index(self, published: PublishedRanking) -> _FileIndex:
+        """The indexes over this published file: those of the last ranking built from the
+        same file (same stamp) when there is one, so a reload does not rebuild them."""
+        held = self._index
+        if held is not None and held[0] == published.stamp:
+            return held[1]
+        index = _FileIndex(published.table, published.founders)
+        self._index = (published.stamp, index)
+        return index
+
     def _build_published(
-        self, champion: ChampionInfo, model: PromiseModel, published: PublishedRanking
+        self,
+        champion: ChampionInfo,
+        model: PromiseModel | LazyModel,
+        published: PublishedRanking,
     ) -> Served:
         started = time.perf_counter()
         stamp = self.feature_stamp()
@@ -276,8 +336,9 @@ class ServingState:
             lineage,
             opt_outs,
             fetch_features=lambda ids: self.online_at(ids, as_of),
+            base=self._file_index(published),
         )
-        known = frozenset(published.known.column("org_id").to_pylist()) - opt_outs.org_ids
+        known = KnownIds(published.known.column("org_id"), opt_outs.org_ids)
         elapsed = time.perf_counter() - started
         return Served(champion, ranking, known, time.time(), elapsed, stamp, source="published")
 
@@ -358,9 +419,11 @@ class ServingState:
         replaced or deleted underneath it; the probe must see what a restart would see.
         """
         served = self.served
-        if served is None or not served.known_org_ids:
+        if served is None:
             return True
-        some = min(served.known_org_ids)
+        some = any_known(served.known_org_ids)
+        if some is None:
+            return True
         try:
             online_features(self.settings, [some], served.ranking.lineage.as_of, self._open_store())
         except _CODE_ERRORS:
@@ -392,7 +455,9 @@ class ServingState:
             cache_dir = self.settings.path(self.config.cache_dir)
             champion, model = load_champion(self.target, self.config.alias, cache_dir)
             served = self.build(champion, model)
+            served.ranking.warm()  # its indexes before it is served (shared when unchanged)
             self.served = served  # the one atomic swap
+            self.confirmed = True
             self.problem = None
             self.store_problem = None
             logger.info(
@@ -437,9 +502,7 @@ class ServingState:
             else:
                 new_id = new_ranking_id()
             ranking = before.ranking.without(org_ids, person_ids, ranking_id=new_id)
-            hidden = sum(len(t) for t in before.ranking.founders) - sum(
-                len(t) for t in ranking.founders
-            )
+            hidden = before.ranking.founder_count() - ranking.founder_count()
             known = before.known_org_ids - frozenset(org_ids)
             served = replace(
                 before,
@@ -565,20 +628,128 @@ class ServingState:
                 self._failed_marker = stamp
                 logger.error("following /admin/reload from another worker failed: %s", exc)
 
-    def catch_up(self) -> Served | None:
-        """Follow a new publish, then another worker's reload; the current ``Served``.
+    def follow_reload_in_background(self) -> None:
+        """Start ``follow_reload`` in a thread, unless one is running; return at once.
 
-        Blocking (run it off the event loop). The one place both per-request follows are
-        made, for the service's APIs and the web app's watchlist routes alike.
+        The worker keeps answering from its current ranking meanwhile, and swaps when the
+        new one is complete, exactly as the worker that answered ``/admin/reload`` does.
+        """
+        with self._follower_lock:
+            if self._follower is not None and self._follower.is_alive():
+                return
+            self._follower = threading.Thread(
+                target=self.follow_reload, name="talentmap-follow-reload", daemon=True
+            )
+            self._follower.start()
+
+    def catch_up(self) -> Served | None:
+        """Follow a new publish (blocking), start following another worker's reload (in the
+        background); the current ``Served``.
+
+        Run it off the event loop. The one place both per-request follows are made, for
+        the service's APIs and the web app's watchlist routes alike. A new publish is
+        followed before answering (every answer after a publish is the new ranking; with a
+        mapped file it is quick); ``/admin/reload`` answered by another worker is followed
+        in the background, so no request of this worker waits for that reload.
         """
         served = self.current()
         if served is not None and self.published_changed(served):
             self.follow_publish()
             served = self.current()
         if served is not None and self.reload_requested(served):
-            self.follow_reload()
-            served = self.current()
+            self.follow_reload_in_background()
         return served
+
+    # ------------------------------------------------------------------ fast start
+    def start_from_published(self) -> bool:
+        """Serve the published ranking at once, before the registry is asked (start-up).
+
+        The retrain chain publishes the ranking together with the champion it promotes, so
+        at start the file names the champion unless the alias was moved by hand since.
+        Asking the registry first costs seconds (MLflow's import, its client's start on the
+        store, the model's download and LightGBM's import): the file is served as soon as
+        it is mapped, with the champion facts it records (``/model``: ``source`` =
+        ``"published"``), and ``_run`` asks the registry right after, in the same thread,
+        as the poller would: the answer replaces this ``Served`` (the same ranking and id
+        when the alias names the file's model; otherwise what the alias names, ranked as
+        usual). The model is loaded on first use (``/score``, reasons below the stored top
+        N), that version exactly. False when there is no usable file (then the usual load).
+        """
+        published = self._read_published()
+        if published is None:
+            return False
+        meta = published.meta
+        why = self._serving_date_problem(meta)
+        if why is not None or not meta.get("model_version"):
+            logger.info("published ranking not served before the registry answers: %s", why)
+            return False
+        champion = ChampionInfo(
+            model_name=str(meta.get("model_name") or self.target.registered_model),
+            alias=self.config.alias,
+            version=str(meta["model_version"]),
+            run_id=meta.get("run_id"),
+            trained_at=None,
+            registered_at=None,
+            metrics={},
+            source="published",
+        )
+        cache_dir = self.settings.path(self.config.cache_dir)
+        model = LazyModel(lambda: load_version(self.target, champion, cache_dir))
+        with self._reload_lock:
+            if self.served is not None:
+                return True
+            served = self.build(champion, model, published)
+            self.confirmed = False
+            self.served = served
+            self.problem = None
+        logger.info(
+            "serving %s v%s (%s): %d candidates mapped from the published ranking in %.2fs, "
+            "before the registry confirms the champion (start-up)",
+            champion.model_name,
+            champion.version,
+            served.ranking.ranking_id,
+            len(served.ranking),
+            served.build_seconds,
+            extra={
+                "step": "load",
+                "trigger": "start-up, published",
+                "duration_s": round(served.build_seconds, 3),
+                "rows": len(served.ranking),
+                "model_version": champion.version,
+                "source": "published",
+                "outcome": "ok",
+            },
+        )
+        return True
+
+    def _unconfirmed(self, reason: str) -> None:
+        """The registry could not confirm the fast start's champion: say so (``/readyz``
+        and ``/model`` carry the warning) and keep serving the published ranking."""
+        served = self.served
+        if served is None:
+            return
+        warning = (
+            f"the registry has not confirmed the champion yet ({reason}); serving the "
+            f"ranking published with version {served.champion.version}"
+        )
+        updated = replace(served, champion=replace(served.champion, warning=warning))
+        with self._swap_lock:
+            if self.served is served:
+                self.served = updated
+
+    def _warm(self) -> None:
+        """Right after the fast start, before the registry is asked: what the first
+        requests would otherwise wait for (the reasons' wording imports LightGBM, about a
+        second; the ranking's indexes)."""
+        served = self.served
+        if served is None:
+            return
+        try:
+            import talentmap.training.model.explain  # noqa: F401  (wording of stored reasons)
+
+            served.ranking.warm()
+        except Exception:  # a request builds or imports what it needs itself
+            logger.exception("building the ranking's indexes ahead of requests failed")
 
     def _note_marker(self, served: Served, stamp: str | None = None) -> None:
         """Record the marker as followed by ``served`` without rebuilding it."""
@@ -601,17 +772,27 @@ class ServingState:
 
     def _run(self, sleep: Callable[[float], bool] | None = None) -> None:
         wait = sleep or self._stop.wait
+        if self.served is None:
+            try:
+                if self.start_from_published():
+                    self._warm()
+            except Exception as exc:  # the usual load below says what is wrong
+                logger.warning("fast start from the published ranking failed: %s", exc)
         delay = 2.0
-        while self.served is None and not self._stop.is_set():
+        while (self.served is None or not self.confirmed) and not self._stop.is_set():
             try:
                 self.reload(force=True, trigger="start-up")
             except Exception as exc:
-                self.problem = f"cannot load a ranking: {type(exc).__name__}: {exc}"
+                reason = f"{type(exc).__name__}: {exc}"
+                if self.served is None:
+                    self.problem = f"cannot load a ranking: {reason}"
+                else:
+                    self._unconfirmed(reason)
                 logger.error(
-                    "%s; retrying in %.0fs",
-                    self.problem,
+                    "cannot load a ranking: %s; retrying in %.0fs",
+                    reason,
                     delay,
-                    extra={"step": "load", "outcome": "failed", "reason": self.problem},
+                    extra={"step": "load", "outcome": "failed", "reason": reason},
                 )
                 if wait(delay):
                     return
@@ -658,4 +839,4 @@ def lineage_dict(served: Served) -> dict[str, Any]:
 
 
 def timestamp(seconds: float) -> str:
-    return pd.Timestamp(seconds, unit="s", tz="UTC").isoformat(timespec="seconds")
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")

@@ -28,12 +28,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from talentmap.serving.changes import diff_ranks
-
 # Event ids are deterministic (uuid5 in this namespace): deriving the same change twice,
 # in two workers, gives the same ids, and the store keeps one.
 EVENT_NAMESPACE = uuid.UUID("6f1c7e0a-7a53-4f0e-9a41-3b1d2c5e8f10")
 KINDS = ("entry", "exit", "move", "round")
+
+
+def diff_ranks(before: Any, after: Any) -> Any:
+    """``changes.diff_ranks``, imported on first use (it brings pandas, which the
+    service's start does not need)."""
+    from talentmap.serving.changes import diff_ranks as diff
+
+    return diff(before, after)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from talentmap.lake import Lake
 from talentmap.serving.ranking import Ranking
 from talentmap.serving.watch_events import Filters, RankingView, Round, Row
 
@@ -46,6 +45,8 @@ def lake_rounds(
     """Funding rounds of ``org_ids`` in the lake snapshot, dated on or before ``as_of``."""
     if not snapshot_id or not org_ids:
         return []
+    from talentmap.lake import Lake  # the contract (pandera): not at the service's start
+
     lake = Lake(lake_dir)
     if not lake.has(snapshot_id):
         logger.warning("watchlists: lake snapshot %s is gone; no round events", snapshot_id)

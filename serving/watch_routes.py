@@ -37,7 +37,6 @@ from talentmap.serving.auth import principal_of
 from talentmap.serving.schemas import MapRegion
 from talentmap.serving.watch_events import Filters
 from talentmap.serving.watch_feed import LANGUAGES, render_feed
-from talentmap.serving.watch_ranking import view
 from talentmap.serving.watchlists import (
     NotFoundError,
     WatchlistError,
@@ -120,6 +119,13 @@ class _Context:
         return self._audit
 
 
+def view(ranking: Any, lake_dir: Any) -> Any:
+    """``watch_ranking.view``, imported on first use (pandas; not with the service)."""
+    from talentmap.serving.watch_ranking import view as ranking_view
+
+    return ranking_view(ranking, lake_dir)
+
+
 def watch_routes(served: Callable[[], Any]) -> list[Route]:
     """The routes; ``served`` returns the current ``Served`` (None while loading)."""
     context = _Context()
@@ -167,7 +173,10 @@ def watch_routes(served: Callable[[], Any]) -> list[Route]:
         if current is None:
             return JSONResponse({"error": NOT_READY}, status_code=503)
         body = await _body(request, WatchlistCreate)
-        unknown = [o for o in body.companies if o not in current.known_org_ids]
+        from talentmap.serving.known import known_among  # pyarrow: not with the service
+
+        found = known_among(current.known_org_ids, body.companies)  # one scan for all
+        unknown = [o for o in body.companies if o not in found]
         if unknown:
             return _error(404, f"unknown organisation(s): {', '.join(unknown[:10])}")
         default_k = get_settings().serving.default_k

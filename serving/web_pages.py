@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.requests import Request
@@ -22,13 +22,11 @@ from starlette.responses import JSONResponse, Response
 
 from talentmap.serving.answers import NOT_READY
 from talentmap.serving.auth import principal_of
-from talentmap.serving.changes import DEFAULT_MOVES, Filters
-from talentmap.serving.changes_api import changes_answer
-from talentmap.serving.company import company_answer
-from talentmap.serving.history import cached_rankings
-from talentmap.serving.lookups import run_links, snapshot_tables
 from talentmap.serving.regions import MAP_REGIONS
 from talentmap.settings import get_settings
+
+if TYPE_CHECKING:
+    from talentmap.serving.changes import Filters
 
 logger = logging.getLogger("talentmap.serving")
 MAX_MOVES = 50
@@ -45,6 +43,11 @@ def company_data_route(
         settings = get_settings()
 
         def build() -> dict[str, Any] | None:
+            # pandas-heavy modules, imported on first use (not with the service: issue 10)
+            from talentmap.serving.company import company_answer
+            from talentmap.serving.history import cached_rankings
+            from talentmap.serving.lookups import run_links, snapshot_tables
+
             lineage = current.ranking.lineage
             tables = snapshot_tables(settings, lineage.lake_snapshot_id)
             history = cached_rankings(settings)
@@ -102,6 +105,8 @@ def _int(query: Any, name: str, default: int, low: int, high: int) -> int:
 
 def changes_filters(query: Any, default_k: int) -> tuple[int, Filters, int]:
     """(k, filters, moves) from the query string; ``BadParameterError`` names what is wrong."""
+    from talentmap.serving.changes import DEFAULT_MOVES, Filters
+
     k = _int(query, "k", default_k, 1, 1000)
     moves = _int(query, "moves", DEFAULT_MOVES, 0, MAX_MOVES)
     region = query.get("region") or None
@@ -131,6 +136,9 @@ def changes_route(served: Callable[[], Any]) -> Callable[[Request], Any]:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
         def build() -> dict[str, Any]:
+            from talentmap.serving.changes_api import changes_answer
+            from talentmap.serving.history import cached_rankings
+
             return changes_answer(current, cached_rankings(settings), k, filters, moves)
 
         try:

@@ -30,6 +30,18 @@ from talentmap.contract_parse import (
     parse_array,
     unknown_text,
 )
+from talentmap.contract_vocab import (  # re-exported: the contract's vocabulary
+    EXIT_KINDS as EXIT_KINDS,
+)
+from talentmap.contract_vocab import (
+    FR_OVERSEAS_REGIONS as FR_OVERSEAS_REGIONS,
+)
+from talentmap.contract_vocab import (
+    FR_REGIONS as FR_REGIONS,
+)
+from talentmap.contract_vocab import (
+    ROUND_TYPES as ROUND_TYPES,
+)
 
 # Bump when a change to the contract changes what a stored snapshot means.
 CONTRACT_VERSION = "1"
@@ -51,53 +63,15 @@ TABLES: tuple[str, ...] = (
 )
 REQUIRED_TABLES: tuple[str, ...] = ("organizations", "funding_rounds")
 
-ROUND_TYPES: tuple[str, ...] = (
-    "pre_seed",
-    "seed",
-    "angel",
-    "series_a",
-    "series_b",
-    "series_c_plus",
-    "venture_unknown",
-    "grant",
-    "debt",
-    "crowdfunding",
-    "other",
-)
 ROLE_KINDS: tuple[str, ...] = ("founder", "executive", "employee", "advisor", "board")
 DEGREES: tuple[str, ...] = ("bachelor", "master", "engineer", "phd", "mba", "other")
 INVESTOR_KINDS: tuple[str, ...] = ("vc", "angel", "corporate", "public", "accelerator", "other")
 PROGRAM_KINDS: tuple[str, ...] = ("incubator", "accelerator", "public_program", "competition")
 PUBLICATION_KINDS: tuple[str, ...] = ("paper", "preprint", "patent", "software")
-EXIT_KINDS: tuple[str, ...] = ("acquired", "ipo")
 # Used only to audit fairness, never as a model feature.
 GENDERS: tuple[str, ...] = ("F", "M", "X")
 SUBJECT_KINDS: tuple[str, ...] = ("person", "org")
 
-# The 18 French regions (official names, NFC, straight apostrophe) -> INSEE region code.
-FR_REGIONS: dict[str, str] = {
-    "Île-de-France": "11",
-    "Centre-Val de Loire": "24",
-    "Bourgogne-Franche-Comté": "27",
-    "Normandie": "28",
-    "Hauts-de-France": "32",
-    "Grand Est": "44",
-    "Pays de la Loire": "52",
-    "Bretagne": "53",
-    "Nouvelle-Aquitaine": "75",
-    "Occitanie": "76",
-    "Auvergne-Rhône-Alpes": "84",
-    "Provence-Alpes-Côte d'Azur": "93",
-    "Corse": "94",
-    "Guadeloupe": "01",
-    "Martinique": "02",
-    "Guyane": "03",
-    "La Réunion": "04",
-    "Mayotte": "06",
-}
-FR_OVERSEAS_REGIONS: frozenset[str] = frozenset(
-    {"Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"}
-)
 COUNTRIES: frozenset[str] = ISO_COUNTRIES
 BIRTH_YEAR_RANGE: tuple[int, int] = (1900, 2100)
 

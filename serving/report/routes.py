@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,13 +25,12 @@ from starlette.routing import Route
 
 from talentmap.errors import StorageError
 from talentmap.serving.answers import NOT_READY
-from talentmap.serving.inputs import InputsUnavailableError
 from talentmap.serving.regions import FRENCH_REGIONS
-from talentmap.serving.report.aggregate import build_report
-from talentmap.serving.report.render import read_chart_library, render_csv, render_html
-from talentmap.serving.report.source import ReportSource, load_source, ranked_from_ranking
 from talentmap.serving.translations import DEFAULT_LANGUAGE, LANGUAGES
 from talentmap.settings import get_settings
+
+if TYPE_CHECKING:
+    from talentmap.serving.report.source import ReportSource
 
 
 class _SourceCache:
@@ -45,6 +44,8 @@ class _SourceCache:
     def get(self, key: str) -> ReportSource:
         with self._lock:
             if self._key != key or self._source is None:
+                from talentmap.serving.report.source import load_source
+
                 self._source = load_source(get_settings())
                 self._key = key
             return self._source
@@ -60,6 +61,10 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
     cache = _SourceCache()
 
     def compute(region: str) -> dict[str, Any]:
+        # pandas-heavy modules, imported on first use (not with the service: issue 10)
+        from talentmap.serving.report.aggregate import build_report
+        from talentmap.serving.report.source import ranked_from_ranking
+
         current = served()
         source = cache.get(current.ranking.ranking_id)
         lineage = current.ranking.lineage.as_dict()
@@ -95,6 +100,9 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
         return region, lang
 
     async def computed(region: str) -> dict[str, Any] | Response:
+        # Imported here: it brings Feast (seconds), which the service's start does not need.
+        from talentmap.serving.inputs import InputsUnavailableError
+
         try:
             return await run_in_threadpool(compute, region)
         except (InputsUnavailableError, StorageError, OSError) as exc:
@@ -118,11 +126,15 @@ def report_routes(served: Callable[[], Any]) -> list[Route]:
             return report
         as_html = request.url.path.endswith(".html")
         if as_html:
+            from talentmap.serving.report.render import read_chart_library, render_html
+
             body = render_html(
                 report, lang, chart_library=read_chart_library(), produced_on=date.today()
             )
             media = "text/html; charset=utf-8"
         else:
+            from talentmap.serving.report.render import render_csv
+
             body = render_csv(report, lang)
             media = "text/csv; charset=utf-8"
         name = _filename(region, report["as_of"], "html" if as_html else "csv")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 
-from talentmap.serving.inputs import load_inputs
 from talentmap.settings import Settings
 from talentmap.training.pipeline.ranking_file import read_ranking
 
@@ -25,6 +24,8 @@ class ReportSource:
 
 
 def load_source(settings: Settings) -> ReportSource:
+    from talentmap.serving.inputs import load_inputs  # Feast: on first use only
+
     inputs = load_inputs(settings, settings.serving)
     return ReportSource(
         tables=inputs.tables,

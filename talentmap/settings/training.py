@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from talentmap import contract
+from talentmap import contract_vocab as contract  # not contract: no pandas at start
 from talentmap.settings.engine import DaskConfig, TrainingEngine
 from talentmap.settings.model import ModelConfig
 

@@ -10,14 +10,19 @@ reload to the workers. Over HTTP:
 - a company forgotten through one worker disappears from every answer, whichever worker
   gives it;
 - a second retrain publishes a new ranking, and every following answer, from both
-  workers, carries it.
+  workers, carries it;
+- ``/admin/reload`` after the champion alias is moved by hand, under 8 threads of
+  ``/shortlist``: the other worker follows it in the background; every answer is a 200
+  from the old or the new version, and then both workers serve the new one.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -202,28 +207,75 @@ def test_a_new_publish_reaches_both_workers(server: Server, client: httpx.Client
     assert len(_log_lines(server, "(published ranking changed)")) == 2  # one per worker
 
 
-def test_an_admin_reload_reaches_both_workers(server: Server, client: httpx.Client) -> None:
-    """The champion moved by hand, one ``POST /admin/reload``: both workers serve it.
+def _wait_for_log(server: Server, text: str, count: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_log_lines(server, text)) < count:
+        assert time.monotonic() < deadline, f"never logged {count} x {text!r}"
+        time.sleep(0.3)
 
-    The poller is off, and the move publishes nothing, so only the reload marker can
-    carry the reload to the worker that did not answer it.
+
+def test_an_admin_reload_reaches_both_workers_without_an_error(
+    server: Server, client: httpx.Client
+) -> None:
+    """The champion moved by hand, one ``POST /admin/reload`` while 8 threads hammer
+    ``/shortlist`` on fresh connections (both workers answer).
+
+    The poller is off and the move publishes nothing, so only the reload marker can carry
+    the reload to the worker that did not answer it, which follows it in the background:
+    every answer, from either worker, during and after the reload, is a 200 from the old
+    or the new version, each version's answers all the same list (never a mix); once the
+    other worker has logged its reload, both answer with the new version only.
     """
     from talentmap.training.tracking.target import activate, resolve_target
 
     target = resolve_target(server.world.settings)
-    serving = _shortlist(client, k=1)["lineage"]["model_version"]
+    query = {"k": 10, "include_explanations": True}
+    serving = _shortlist(client, **query)["lineage"]["model_version"]
     with activate(target) as mlflow_client:
         versions = mlflow_client.search_model_versions(f"name='{target.registered_model}'")
         others = sorted({str(v.version) for v in versions} - {str(serving)})
         assert others, "the two retrains registered one version only"
         moved = others[0]
         mlflow_client.set_registered_model_alias(target.registered_model, "champion", moved)
-    response = client.post("/admin/reload", json={"force": True}, headers=ADMIN)
-    assert response.status_code == 200, response.text
-    assert response.json()["model_version"] == moved
+
+    answers: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(
+            base_url=server.url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)
+        ) as http:
+            while not done.is_set() and len(answers) < 4000:
+                response = http.post("/shortlist", json=query, headers=STAFF)
+                body = response.json() if response.status_code == 200 else response.text
+                with lock:
+                    answers.append((response.status_code, body))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        hammers = [pool.submit(hammer) for _ in range(8)]
+        try:
+            response = client.post("/admin/reload", json={"force": True}, headers=ADMIN)
+            assert response.status_code == 200, response.text
+            assert response.json()["model_version"] == moved
+            # The other worker followed the marker in the background, and logged it.
+            _wait_for_log(server, "reload marker from admin:admin-tester", 1)
+        finally:
+            done.set()
+            for hammered in hammers:
+                hammered.result()
+
+    failures = [a for a in answers if a[0] != 200]
+    assert not failures, failures[:3]
+    seen: dict[str, list[tuple[str, float]]] = {}
+    for _, body in answers:
+        version = body["lineage"]["model_version"]
+        content = [(c["org_id"], c["score"]) for c in body["candidates"]]
+        assert seen.setdefault(version, content) == content, "an answer mixed two rankings"
+    assert set(seen) <= {str(serving), moved} and moved in seen
 
     def check(body: dict[str, Any]) -> None:  # whichever worker answers, the moved champion
         assert body["lineage"]["model_version"] == moved, body["lineage"]
 
-    _answers(server, client, check, k=10)
+    _answers(server, client, check, **query)
     assert len(_log_lines(server, "reload marker from admin:admin-tester")) == 1  # the other

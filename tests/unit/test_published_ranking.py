@@ -287,3 +287,139 @@ def test_the_state_reads_the_lineage_file_features_writes() -> None:
     from talentmap.features.store import SNAPSHOT_FILE
 
     assert state_module.LINEAGE_FILE == SNAPSHOT_FILE
+
+
+def test_the_champion_cache_names_the_model_file_the_estimator_writes() -> None:
+    from talentmap.serving import champion
+    from talentmap.training.model.estimator import META_FILE
+
+    assert champion.META_FILE == META_FILE
+
+
+# ---------------------------------------------------------------------- fast start
+
+
+def test_the_file_is_served_before_the_registry_is_asked(
+    world,  # noqa: F811
+    home: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model, _, _ = world
+    state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+    seen: list[Any] = []
+    loaded: list[str] = []
+
+    def registry(*args: Any) -> Any:  # what the service serves when it asks the registry
+        seen.append((state.served, state.readiness()))
+        return CHAMPION, model
+
+    monkeypatch.setattr(state_module, "load_champion", registry)
+    monkeypatch.setattr(
+        state_module,
+        "load_version",
+        lambda target, info, cache: loaded.append(info.version) or model,
+    )
+    state._run()  # start-up: the fast start, then the registry (the poller is off)
+    ((early, (ready, why)),) = seen
+    assert early is not None and ready and why == "ok"  # ready before the registry answered
+    assert early.source == "published" and early.champion.source == "published"
+    assert early.champion.version == "7" and early.champion.run_id == "run-1"
+    assert early.ranking.ranking_id.startswith("abcdef012345")
+    assert loaded == []  # the model is not loaded to serve the file...
+    assert early.ranking.model is model and loaded == ["7"]  # ...but on first use
+    confirmed = state.served
+    assert confirmed is not early and confirmed.champion.source == "registry"
+    assert confirmed.ranking.ranking_id == early.ranking.ranking_id  # the same list
+    assert confirmed.ranking._base is early.ranking._base  # its indexes are not rebuilt
+    assert [r["org_id"] for r in confirmed.ranking.rows(range(5))] == [
+        r["org_id"] for r in early.ranking.rows(range(5))
+    ]
+
+
+def test_an_unconfirmed_champion_keeps_the_file_with_a_warning(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(*args: Any) -> Any:
+        raise RuntimeError("registry down")
+
+    monkeypatch.setattr(state_module, "load_champion", unreachable)
+    state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+    state._run(sleep=lambda seconds: True)  # one attempt, then stop
+    ready, why = state.readiness()
+    assert ready and "has not confirmed the champion yet" in why and "registry down" in why
+    assert state.served.source == "published" and not state.confirmed
+
+
+def test_no_fast_start_without_a_published_file(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    shutil.rmtree(ranking_file.folder_of(home.feature_tables_dir))
+    state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+    assert not state.start_from_published() and state.served is None
+
+
+# ---------------------------------------------------------------------- background follow
+
+
+def test_another_workers_reload_is_followed_in_the_background(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    one, two = _worker(home), _worker(home)
+    before = two.served
+    one.reload_everywhere(force=True, trigger="admin:test")
+    release, started = threading.Event(), threading.Event()
+    real = ServingState.reload
+
+    def slow(self: ServingState, *args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(30)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServingState, "reload", slow)
+    assert two.catch_up() is before  # answered at once, from the current ranking
+    assert started.wait(30)  # while the reload runs in the background...
+    assert two.catch_up() is before and two.served is before  # ...requests keep answering
+    follower = two._follower
+    release.set()
+    follower.join(30)
+    assert two.served is not before and not two.reload_requested(two.served)
+    assert two.catch_up() is two.served
+
+
+# ---------------------------------------------------------------------- the mapped view
+
+
+def test_known_ids_over_the_mapped_column(world, tmp_path: Path) -> None:  # noqa: F811
+    from talentmap.serving.known import KnownIds, any_known, known_among
+
+    published = ranking_file.read_ranking(publish(world, tmp_path / "features").parent)
+    column = published.known.column("org_id")
+    ids = column.to_pylist()
+    known = KnownIds(column)
+    assert ids[0] in known and "ghost" not in known and None not in known
+    smaller = known - [ids[0]]
+    assert ids[0] not in smaller and ids[1] in smaller and ids[0] in known
+    assert known_among(smaller, [ids[0], ids[1], "ghost", ids[1]]) == {ids[1]}
+    assert known_among(frozenset(ids[:2]), [ids[0], "ghost"]) == {ids[0]}
+    assert any_known(smaller) == ids[1] and any_known(frozenset()) is None
+
+
+def test_founders_in_another_order_are_placed_by_the_index(world, tmp_path: Path) -> None:  # noqa: F811
+    model, features, tables = world
+    frame, founders, known = ranking_rows(model, features, tables, TOP_N)
+    sorted_dir, other_dir = tmp_path / "sorted", tmp_path / "other"
+    ranking_file.write_ranking(sorted_dir, frame, founders, known, _meta())
+    # Organisations in descending id order, each one's founders still in display order.
+    shuffled = founders.sort_values("org_id", ascending=False, kind="stable")
+    ranking_file.write_ranking(other_dir, frame, shuffled, known, _meta())
+    fast = ranking_from_published(ranking_file.read_ranking(sorted_dir), model, LINEAGE)
+    slow = ranking_from_published(ranking_file.read_ranking(other_dir), model, LINEAGE)
+    assert fast._base.founders_sorted() and not slow._base.founders_sorted()
+    rows = range(len(fast))
+    assert fast.rows(rows) == slow.rows(rows)
+    assert any(r["founders"] for r in fast.rows(rows))
+    assert fast.founder_count() == slow.founder_count() == len(founders)
