@@ -5,7 +5,10 @@ Configuration comes from the environment (``TALENTMAP_*``; see ``ServingConfig``
 because ``bentoml serve`` starts the service in worker processes.
 
 Start-up returns at once and loads in a background thread: ``/readyz`` answers 503 with
-the reason until the champion is loaded and every candidate ranked, then 200. Requests
+the reason until a ranking can be served — the published file as soon as it is mapped
+(the registry confirms its champion right after), else every candidate ranked — then 200.
+This module imports no heavy library (``bentoml serve`` imports it in its arbiter too):
+the state comes with ``TalentMapService.__init__``, in the worker. Requests
 read ``state.served`` once and answer from that object only (see ``state.py``).
 
 Routes: POST ``/shortlist``, ``/score``, ``/admin/reload``, ``/admin/forget`` (here);
