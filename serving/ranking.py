@@ -140,7 +140,7 @@ def with_texts(reason: ReasonDict) -> ReasonDict:
     """
     if "texts" in reason:
         return reason
-    from talentmap.training.model.explain import localised_texts
+    from talentmap.training.model.wording import localised_texts
 
     texts = localised_texts(
         reason["feature"], reason["value"], reason["contribution"], reason.get("text")

@@ -739,13 +739,13 @@ class ServingState:
 
     def _warm(self) -> None:
         """Right after the fast start, before the registry is asked: what the first
-        requests would otherwise wait for (the reasons' wording imports LightGBM, about a
-        second; the ranking's indexes)."""
+        requests would otherwise wait for (the reasons' wording tables; the ranking's
+        indexes)."""
         served = self.served
         if served is None:
             return
         try:
-            import talentmap.training.model.explain  # noqa: F401  (wording of stored reasons)
+            import talentmap.training.model.wording  # noqa: F401  (wording of stored reasons)
 
             served.ranking.warm()
         except Exception:  # a request builds or imports what it needs itself

@@ -33,3 +33,13 @@ def test_the_service_module_imports_no_heavy_library() -> None:
 
 def test_the_settings_do_not_import_the_contracts_validation() -> None:
     assert _imported_after("from talentmap.settings import Settings; Settings()") == []
+
+
+def test_wording_a_stored_reason_needs_no_model_library() -> None:
+    # The first shortlist with reasons words every stored reason in English and French:
+    # that must not wait for LightGBM, scikit-learn or SciPy (the model's imports).
+    imported = _imported_after(
+        "from talentmap.training.model.wording import localised_texts\n"
+        "localised_texts('n_rounds', 2.0, 0.3, None)"
+    )
+    assert imported == []

@@ -12,7 +12,8 @@ scaling is monotone, so a feature that raises the raw score raises the probabili
 ``talentmap.training.model.phrasing`` ("headcount grew 40% in 12 months (raises the score)").
 Values are those the model saw: a category unseen at fit time is reported as unknown.
 
-``sentence`` / ``localised_texts`` word the same structured reason (feature, value, sign of the
+``sentence`` / ``localised_texts`` (``talentmap.training.model.wording``, re-exported here)
+word the same structured reason (feature, value, sign of the
 contribution) in each language of ``LANGUAGES``: French comes from
 ``talentmap.training.model.phrasing_fr``, built from the parts, never by translating the
 English string. A stored reason (a published ranking file holds feature, value,
@@ -26,15 +27,35 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from talentmap.training.model import phrasing, phrasing_fr
 from talentmap.training.model.estimator import BIAS, PromiseModel
 from talentmap.training.model.phrasing import describe, is_missing
+from talentmap.training.model.wording import (
+    LANGUAGES,
+    LOWERS,
+    LOWERS_FR,
+    RAISES,
+    RAISES_FR,
+    direction_sentence,
+    fact,
+    localised_texts,
+    sentence,
+)
 
-RAISES, LOWERS = "raises the score", "lowers the score"
-RAISES_FR, LOWERS_FR = "fait monter le score", "fait baisser le score"
-LANGUAGES = ("en", "fr")
-_DESCRIBE = {"en": phrasing.describe, "fr": phrasing_fr.describe}
-_DIRECTIONS = {"en": (RAISES, LOWERS), "fr": (RAISES_FR, LOWERS_FR)}
+# The wording lives in ``wording`` (no LightGBM import); it stays importable from here.
+__all__ = [
+    "LANGUAGES",
+    "LOWERS",
+    "LOWERS_FR",
+    "RAISES",
+    "RAISES_FR",
+    "Reason",
+    "contributions",
+    "fact",
+    "localised_texts",
+    "reasons_frame",
+    "sentence",
+    "top_reasons",
+]
 
 
 @dataclass(frozen=True)
@@ -70,44 +91,6 @@ def _plain(value: object) -> float | str | None:
     return value  # type: ignore[return-value]
 
 
-def _sentence(fact: str, contribution: float, lang: str = "en") -> str:
-    raises, lowers = _DIRECTIONS[lang]
-    direction = raises if contribution > 0 else lowers
-    return f"{fact[:1].upper()}{fact[1:]} ({direction})"
-
-
-def _language(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
-    return lang
-
-
-def fact(feature: str, value: object, lang: str = "en") -> str:
-    """``feature = value`` in plain words of ``lang`` (no direction)."""
-    return _DESCRIBE[_language(lang)](feature, value)
-
-
-def sentence(feature: str, value: object, contribution: float, lang: str = "en") -> str:
-    """A reason's text in ``lang``: "A founder holds a PhD (raises the score)"."""
-    return _sentence(fact(feature, value, lang), contribution, lang)
-
-
-def localised_texts(
-    feature: str, value: object, contribution: float, english: str | None = None
-) -> dict[str, str]:
-    """The reason's text in every language of ``LANGUAGES``, keyed by language code.
-
-    ``english``: the English text already at hand (a stored reason's), kept as is so
-    that ``texts["en"]`` always equals the reason's ``text``.
-    """
-    return {
-        lang: english
-        if lang == "en" and english is not None
-        else sentence(feature, value, contribution, lang)
-        for lang in LANGUAGES
-    }
-
-
 def top_reasons(model: PromiseModel, frame: pd.DataFrame, n: int = 3) -> list[list[Reason]]:
     """The ``n`` largest contributions of each row, by absolute value, largest first.
 
@@ -130,8 +113,8 @@ def top_reasons(model: PromiseModel, frame: pd.DataFrame, n: int = 3) -> list[li
             if c == 0.0:
                 break
             value = _plain(seen[row, col])
-            fact = describe(names[col], value)
-            reasons.append(Reason(names[col], value, c, fact, _sentence(fact, c)))
+            said = describe(names[col], value)
+            reasons.append(Reason(names[col], value, c, said, direction_sentence(said, c)))
         out.append(reasons)
     return out
 
