@@ -122,10 +122,17 @@ pairs AS (
     JOIN chunk_inv f ON f.org_id = r.org_id AND f.joined <= r.{DAY}
     LEFT JOIN ms m ON m.org_id = r.org_id
 ),
+-- Many companies ask for one investor's record on one day (a month end): look each
+-- (investor, day) up once, then join by equality (the ASOF join over every pair was most
+-- of the family's time). Every pair finds a record: its investor joined on or before.
+asked AS (
+    SELECT nd.investor_id, nd.{DAY}, rec.n, rec.m
+    FROM (SELECT DISTINCT investor_id, {DAY} FROM pairs) nd ASOF JOIN record rec
+        ON nd.investor_id = rec.investor_id AND nd.{DAY} >= rec.{DAY}
+),
 scored AS (
-    SELECT p.org_id, p.{DAY}, rec.n - 1.0 AS others, rec.m - p.own AS reached
-    FROM pairs p ASOF JOIN record rec
-        ON p.investor_id = rec.investor_id AND p.{DAY} >= rec.{DAY}
+    SELECT p.org_id, p.{DAY}, a.n - 1.0 AS others, a.m - p.own AS reached
+    FROM pairs p JOIN asked a ON p.investor_id = a.investor_id AND p.{DAY} = a.{DAY}
 )
 SELECT org_id, {DAY},
     max(reached / others) FILTER (WHERE others >= 1) AS {COLUMNS[0]},

@@ -372,10 +372,16 @@ pairs AS (
     JOIN chunk_mem x ON x.org_id = r.org_id AND x.start <= r.{DAY}
     LEFT JOIN ms ON ms.org_id = r.org_id
 ),
+-- Each (cohort, day) looked up once, then joined by equality (as the investors family).
+asked AS (
+    SELECT nd.cohort, nd.{DAY}, s.n, s.m
+    FROM (SELECT DISTINCT cohort, {DAY} FROM pairs) nd ASOF LEFT JOIN stats s
+        ON nd.cohort = s.cohort AND nd.{DAY} >= s.{DAY}
+),
 scored AS (
     SELECT p.org_id, p.{DAY},
-        coalesce(s.n, 0.0) - p.own_n AS others, coalesce(s.m, 0.0) - p.own_m AS reached
-    FROM pairs p ASOF LEFT JOIN stats s ON p.cohort = s.cohort AND p.{DAY} >= s.{DAY}
+        coalesce(a.n, 0.0) - p.own_n AS others, coalesce(a.m, 0.0) - p.own_m AS reached
+    FROM pairs p LEFT JOIN asked a ON p.cohort = a.cohort AND p.{DAY} = a.{DAY}
 )
 SELECT org_id, {DAY},
     sum(reached) AS {COHORT_COLUMNS[0]},
