@@ -235,6 +235,9 @@ def write_feature_chunks(
     for family in writers:
         path = table_path(out_dir, family)
         path.with_suffix(".parquet.tmp").replace(path)
+    # Chunks come family-interleaved (organisation-local families first): the lineage
+    # lists families in the catalogue's order, as the one-shot writer does.
+    rows = {f: rows[f] for f in [*FAMILIES, *sorted(set(rows) - set(FAMILIES))] if f in rows}
     _write_lineage(out_dir, snapshot_id, snapshot_date, rows)
     return rows
 

@@ -23,8 +23,12 @@ from talentmap.training.pipeline.backtest import build_features, load_snapshot
 
 
 @pytest.mark.e2e
-def test_streamed_build_writes_the_one_shot_tables(small_world: Path, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home")
+@pytest.mark.parametrize("chunk_orgs", [25_000, 97])
+def test_streamed_build_writes_the_one_shot_tables(
+    small_world: Path, tmp_path: Path, chunk_orgs: int
+) -> None:
+    # 97 organisations a chunk: many chunks, appended one by one to each family's file.
+    settings = Settings(home=tmp_path / "home", features={"build_chunk_orgs": chunk_orgs})
     snapshot = load_snapshot(settings, small_world)
     opt_outs = snapshot.tables.get("opt_outs")
     assert opt_outs is not None and len(opt_outs) > 0  # the opt-out filter is exercised

@@ -24,7 +24,7 @@ as negatives. The pipeline never reads the generator's oracle.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -36,7 +36,7 @@ from feast import FeatureStore
 
 from talentmap.features.catalog import monotone_directions
 from talentmap.features.definitions.services import SERVICE_NAME
-from talentmap.features.engine import iter_tables
+from talentmap.features.engine import build_and_write
 from talentmap.features.lineage import latest_date
 from talentmap.features.store import (
     apply,
@@ -44,11 +44,10 @@ from talentmap.features.store import (
     pin_feature_dtypes,
     promise_columns,
     text_feature_names,
-    write_feature_tables,
 )
 from talentmap.ingest import ingest
 from talentmap.lake import Lake
-from talentmap.optouts import apply_settings_opt_outs, drop_opted_out_features
+from talentmap.optouts import apply_settings_opt_outs
 from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
 from talentmap.settings.training import PromiseRules
@@ -155,29 +154,12 @@ def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:
     """Write the snapshot's feature tables to the settings' folder and apply Feast."""
-    # The run's rules: milestones and the age fallback the candidate rule judged by.
-    # Streamed: each family is written as it is built, so one table is held at a time.
-    tables = iter_tables(settings, snapshot.tables, snapshot.snapshot_date)
-    opt_outs = snapshot.tables.get("opt_outs")
-    write_feature_tables(
-        _without_opted_out(tables, opt_outs),
-        settings.feature_tables_dir,
-        snapshot.snapshot_id,
-        snapshot.snapshot_date,
-        engine=settings.features.engine,
-    )
+    # Streamed (issue 10): each organisation chunk of each family is written as it is
+    # built, opted-out subjects' rows dropped chunk by chunk, so neither a whole family
+    # table nor the builders' intermediates for every company are held at once. The
+    # run's rules (milestones, the age fallback) come from the settings.
+    build_and_write(settings, snapshot.tables, snapshot.snapshot_date, snapshot.snapshot_id)
     return apply(settings)
-
-
-def _without_opted_out(
-    tables: Iterator[tuple[str, pd.DataFrame]], opt_outs: pd.DataFrame | None
-) -> Iterator[tuple[str, pd.DataFrame]]:
-    """``drop_opted_out_features``, one family at a time (the rule is per table)."""
-    for family, frame in tables:
-        kept = drop_opted_out_features({family: frame}, opt_outs)[family]
-        del frame  # not held while the next family is built
-        yield family, kept
-        del kept
 
 
 def _day(value: date | pd.Timestamp | str) -> pd.Timestamp:
