@@ -197,13 +197,11 @@ def _codes(column: Any) -> tuple[np.ndarray, list[Any]]:
     return codes.astype(np.int64, copy=False), values
 
 
-class _FileIndex:
-    """What depends on the ranking table and founders only, not on what was removed from
-    the view: built on first use, shared by every ranking derived from one another."""
+class _BuiltOnce:
+    """Values built on first use, once, under a lock (a million-row index must not be
+    built twice by two requests arriving together), then read without it."""
 
-    def __init__(self, table: pa.Table, founders: pa.Table) -> None:
-        self.table = table
-        self.founders = founders
+    def _start_once(self) -> None:
         self._lock = threading.RLock()
         self._done: dict[str, Any] = {}
 
@@ -216,6 +214,16 @@ class _FileIndex:
                     found = build()
                     self._done[name] = found
         return found
+
+
+class _FileIndex(_BuiltOnce):
+    """What depends on the ranking table and founders only, not on what was removed from
+    the view: built on first use, shared by every ranking derived from one another."""
+
+    def __init__(self, table: pa.Table, founders: pa.Table) -> None:
+        self.table = table
+        self.founders = founders
+        self._start_once()
 
     def column(self, name: str) -> pa.Array:
         return self._once(f"col:{name}", lambda: _flat(self.table.column(name)))
@@ -367,7 +375,7 @@ class _FileIndex:
         return out
 
 
-class Ranking:
+class Ranking(_BuiltOnce):
     """All current candidates in rank order, with what a shortlist row shows.
 
     Immutable: derived rankings (``without``) are new objects; the lazily built arrays
@@ -395,19 +403,9 @@ class Ranking:
         # whose reasons below the stored top N come from ``fetch_features``
         self.features = features
         self.fetch_features = fetch_features
-        self._lock = threading.RLock()
-        self._done: dict[str, Any] = {}
+        self._start_once()
 
     # ------------------------------------------------------------------ plumbing
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
-        found = self._done.get(name)
-        if found is None:
-            with self._lock:
-                found = self._done.get(name)
-                if found is None:
-                    found = build()
-                    self._done[name] = found
-        return found
 
     def _file_rows(self, rows: Any) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
