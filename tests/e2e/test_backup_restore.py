@@ -24,7 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from test_serving_world import ADMIN_KEY, STAFF_KEY, ServingWorld, start_server, stop_server
+from test_serving_world import (
+    ADMIN_KEY,
+    STAFF_KEY,
+    ServingWorld,
+    start_server,
+    stop_server,
+    wait_confirmed,
+)
 from typer.testing import CliRunner
 
 from talentmap.app.backup_manifest import MANIFEST
@@ -68,6 +75,7 @@ def _served(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(/model, /shortlist k=25) of ``talentmap serve`` on ``home``."""
     server = start_server(ServingWorld(home, _settings(home), _env(home)), home / "server.log")
     try:
+        wait_confirmed(server.url, server.log_path)
         with httpx.Client(base_url=server.url, timeout=60) as http:
             model = http.get("/model", headers=STAFF)
             shortlist = http.post("/shortlist", json={"k": 25}, headers=STAFF)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from faults_world import Launched, copy_world, pristine_world
-from test_serving_world import ADMIN_KEY, STAFF_KEY, ServingWorld, free_port
+from test_serving_world import ADMIN_KEY, STAFF_KEY, ServingWorld, free_port, wait_confirmed
 
 from talentmap.serving.audit import read_audit
 
@@ -49,6 +49,7 @@ def server(world: ServingWorld) -> Iterator[Launched]:
     launched = Launched(world, world.home / "server-normal.log")
     try:
         launched.wait_ready()
+        wait_confirmed(launched.url, launched.log)
         yield launched
     finally:
         launched.stop()
