@@ -13,6 +13,8 @@ store's writer (SQLite, Redis) and its reader stay Feast's own.
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +25,8 @@ import pandas as pd
 from feast import FeatureStore
 
 from talentmap.features.catalog import EVENT_TS, FAMILIES, Family, table_path
+
+logger = logging.getLogger(__name__)
 
 # DuckDB's ROW_NUMBER picks one row per entity; tables hold one row per (entity, day), so
 # the latest row is unique (the key sort only makes the chunks reproducible).
@@ -58,11 +62,26 @@ def load_online(store: FeatureStore, tables_dir: Path, end: datetime, chunk_rows
     for name, spec in FAMILIES.items():
         if name not in views:
             continue
+        started, rows = time.perf_counter(), 0
         for chunk in latest_rows(table_path(tables_dir, name), spec, end, chunk_rows):
             with warnings.catch_warnings():
                 # A chunk whose values are all missing is skipped with a warning; reading
                 # an entity that has no row gives the same missing values.
                 warnings.filterwarnings("ignore", message="Cannot write .*online store")
                 store.write_to_online_store(name, chunk)
-            written += len(chunk)
+            rows += len(chunk)
+        written += rows
+        # One line per view: at a million organisations the whole load takes minutes,
+        # and the operator (and the retrain log) should see it move.
+        logger.info(
+            "materialized %s: latest rows of %d entities at %s",
+            name,
+            rows,
+            end.date().isoformat(),
+            extra={
+                "view": name,
+                "rows": rows,
+                "duration_s": round(time.perf_counter() - started, 3),
+            },
+        )
     return written

@@ -57,8 +57,10 @@ def test_redirected_retrain_writes_json_lines_per_step(small_world: Path, tmp_pa
     verdict = steps["retrain"]
     assert verdict["outcome"] == "ok" and verdict["promoted"] is True
     assert verdict["model_version"] == "1"
-    # Feast's coloured materialization lines arrive as plain JSON messages.
-    assert any("Materializing" in r.get("message", "") for r in records)
+    # The online load says what it wrote, view by view, as JSON lines.
+    loaded = [r for r in records if r.get("message", "").startswith("materialized ")]
+    assert loaded and all(r["rows"] >= 0 and "view" in r for r in loaded)
+    assert any(r["view"] == "profile" and r["rows"] > 0 for r in loaded)
     # No third-party deprecation noise.
     assert not any("DeprecationWarning" in r.get("message", "") for r in records)
 
