@@ -55,7 +55,8 @@ AUC-PR jumps with a handful of positives. These were chosen on worlds 9-12 and c
 7-8; anything within the neighbourhood (2-6 leaves, 100-500 rows per leaf, feature
 fraction 0.2-0.5, L2 1-50, learning rate 0.02-0.05, stumps included) scores within ~0.01.
 The edge over the logistic regression is real but modest (about +0.02 AUC-PR, 8%
-relative; the oracle sits at +0.05 to +0.15): on these worlds the signal is nearly
+relative; the generator's path oracle, which knew the hidden path's future, sat at
++0.05 to +0.15 when these were chosen): on these worlds the signal is nearly
 additive in log features, so trees win on shapes, not on interactions. Beyond ~300
 rounds on every row the trees start to fit noise, which is why early stopping matters.
 
