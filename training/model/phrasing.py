@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -496,23 +497,44 @@ def format_ratio(value: float) -> str:
     return f"{value:.0f}x" if value >= 10 else f"{value:.2g}x"
 
 
-def format_value(value: object, kind: ValueKind) -> str:
+@dataclass(frozen=True)
+class ValueWords:
+    """How one language writes each kind of value; ``render_value`` is the one dispatch
+    every language shares, so a new kind is added once."""
+
+    words: Mapping[str, str]  # category values
+    stages: Mapping[int, str]
+    count: Callable[[float], str]
+    days: Callable[[float], str]
+    ratio: Callable[[float], str]
+    eur: Callable[[float], str]
+    percent: str  # the sign after a percentage, with its spacing
+
+
+def render_value(value: object, kind: ValueKind, words: ValueWords) -> str:
     if kind == "text":
-        return WORDS.get(str(value), str(value))
+        return words.words.get(str(value), str(value))
     number = float(value)  # type: ignore[arg-type]
     if kind == "days":
-        return format_days(number)
+        return words.days(number)
     if kind == "months":
-        return format_days(number * DAYS_PER_MONTH)
+        return words.days(number * DAYS_PER_MONTH)
     if kind == "ratio":
-        return format_ratio(number)
+        return words.ratio(number)
     if kind == "eur":
-        return format_eur(number)
+        return words.eur(number)
     if kind == "pct":
-        return f"{abs(number) * 100:.0f}%"
+        return f"{abs(number) * 100:.0f}{words.percent}"
     if kind == "stage":
-        return STAGES.get(round(number), format_count(number))
-    return format_count(number)
+        return words.stages.get(round(number), words.count(number))
+    return words.count(number)
+
+
+ENGLISH = ValueWords(WORDS, STAGES, format_count, format_days, format_ratio, format_eur, "%")
+
+
+def format_value(value: object, kind: ValueKind) -> str:
+    return render_value(value, kind, ENGLISH)
 
 
 def _generic(name: str, value: object) -> str:

@@ -31,9 +31,11 @@ from talentmap.training.model.phrasing import (
     ROUND_TYPES,
     Phrase,
     ValueKind,
+    ValueWords,
     feature_label,
     is_missing,
     match_phrase,
+    render_value,
 )
 
 NBSP = "\u00a0"  # between a number and its unit (fr-FR: "1,2 M€", as Intl formats it)
@@ -447,23 +449,13 @@ def format_ratio(value: float) -> str:
     return f"{_decimal(text)} fois"
 
 
+FRENCH = ValueWords(
+    CATEGORY_WORDS, STAGES, format_count, format_days, format_ratio, format_eur, f"{NNBSP}%"
+)
+
+
 def format_value(value: object, kind: ValueKind) -> str:
-    if kind == "text":
-        return CATEGORY_WORDS.get(str(value), str(value))
-    number = float(value)  # type: ignore[arg-type]
-    if kind == "days":
-        return format_days(number)
-    if kind == "months":
-        return format_days(number * DAYS_PER_MONTH)
-    if kind == "ratio":
-        return format_ratio(number)
-    if kind == "eur":
-        return format_eur(number)
-    if kind == "pct":
-        return f"{abs(number) * 100:.0f}{NNBSP}%"
-    if kind == "stage":
-        return STAGES.get(round(number), format_count(number))
-    return format_count(number)
+    return render_value(value, kind, FRENCH)
 
 
 def _generic(name: str, value: object) -> str:
