@@ -205,6 +205,8 @@ class TalentMapService:
         subjects forgotten through any worker."""
         state = self.state
         served = state.current()
+        if served is None:
+            served = await self._first_load()
         # Checked on the loop (a ``stat`` each). A new publish is followed off the loop
         # before answering; another worker's reload in the background, while this request
         # and the next answer from the current ranking (``ServingState.catch_up``).
@@ -214,6 +216,14 @@ class TalentMapService:
             elif state.reload_requested(served):
                 state.follow_reload_in_background()
         return served
+
+    async def _first_load(self) -> Served | None:
+        """Wait (on the loop, without a thread) for this worker's first ranking, at most
+        ``first_load_wait_seconds``: another worker may already have said it was ready."""
+        deadline = time.monotonic() + self.config.first_load_wait_seconds
+        while not self.state.first_load_settled() and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        return self.state.current()
 
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
@@ -314,7 +324,7 @@ class TalentMapService:
     async def forget(self, request: ForgetRequest, /, ctx: bentoml.Context) -> Any:
         """Drop organisations and persons from the running ranking at once (admin)."""
         who = _caller(ctx)
-        if self.state.served is None:
+        if self.state.served is None and await self._first_load() is None:
             return _error(ctx, 503, NOT_READY)
         served, removed, hidden = await anyio.to_thread.run_sync(
             self.state.forget, list(request.org_ids), list(request.person_ids)

@@ -180,6 +180,9 @@ class ServingState:
         # False while serving a published ranking whose champion the registry has not
         # confirmed yet (the fast start): see ``start_from_published``.
         self.confirmed = True
+        # Set once the first load has an outcome (a ranking served, or a failed attempt):
+        # requests that arrive before it wait for it (``first_load_settled``).
+        self._first_load = threading.Event()
 
     # ------------------------------------------------------------------ status
     def readiness(self) -> tuple[bool, str]:
@@ -189,6 +192,10 @@ class ServingState:
         if self.store_problem is not None:
             return False, self.store_problem
         return True, served.champion.warning or "ok"
+
+    def first_load_settled(self) -> bool:
+        """Whether the start-up load has served a ranking or failed at least once."""
+        return self._first_load.is_set()
 
     def refusal(self) -> str | None:
         """Why no answer may be given now (None: answer from ``served``)."""
@@ -778,11 +785,15 @@ class ServingState:
                     self._warm()
             except Exception as exc:  # the usual load below says what is wrong
                 logger.warning("fast start from the published ranking failed: %s", exc)
+        if self.served is not None:
+            self._first_load.set()
         delay = 2.0
         while (self.served is None or not self.confirmed) and not self._stop.is_set():
             try:
                 self.reload(force=True, trigger="start-up")
+                self._first_load.set()
             except Exception as exc:
+                self._first_load.set()  # the waiting requests get the reason now
                 reason = f"{type(exc).__name__}: {exc}"
                 if self.served is None:
                     self.problem = f"cannot load a ranking: {reason}"

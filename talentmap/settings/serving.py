@@ -127,6 +127,16 @@ class ServingConfig(BaseModel):
         "candidates in the published ranking; the service computes the others on request "
         "from the online store.",
     )
+    first_load_wait_seconds: float = Field(
+        15.0,
+        ge=0,
+        le=300,
+        description="How long a request that reaches a worker still loading its first "
+        "ranking waits for it before answering 503. With several workers, a client that "
+        "saw one worker ready may reach another that is a second or two behind; waiting "
+        "briefly answers it instead of refusing. A load that fails ends the wait at once; "
+        "0 answers 503 straight away.",
+    )
     check_published_seconds: float = Field(
         0.0,
         ge=0,

@@ -423,3 +423,50 @@ def test_founders_in_another_order_are_placed_by_the_index(world, tmp_path: Path
     assert fast.rows(rows) == slow.rows(rows)
     assert any(r["founders"] for r in fast.rows(rows))
     assert fast.founder_count() == slow.founder_count() == len(founders)
+
+
+# ---------------------------------------------------------------------- first load
+
+
+def _first_load(state: ServingState, wait_seconds: float) -> Any:
+    """What a request that reached this worker before its first ranking answers from."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from talentmap.serving.service import TalentMapService
+
+    waiter = SimpleNamespace(
+        state=state, config=ServingConfig(first_load_wait_seconds=wait_seconds)
+    )
+    return asyncio.run(TalentMapService.inner._first_load(waiter))
+
+
+def test_a_request_before_the_first_load_waits_for_it(home: Settings) -> None:
+    import threading
+
+    state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+    assert not state.first_load_settled()
+    assert _first_load(state, 0) is None  # no wait asked: refused at once, as before
+    late = threading.Timer(0.3, state._run)  # the worker is still loading when asked
+    late.start()
+    served = _first_load(state, 120)
+    late.join()
+    assert served is not None and state.first_load_settled()
+    assert served.ranking.ranking_id.startswith("abcdef012345")
+
+
+def test_a_failed_first_load_ends_the_wait_with_its_reason(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    def unreachable(*args: Any) -> Any:
+        raise RuntimeError("registry down")
+
+    shutil.rmtree(ranking_file.folder_of(home.feature_tables_dir))  # no fast start either
+    monkeypatch.setattr(state_module, "load_champion", unreachable)
+    state = ServingState(home, ServingConfig(reload_poll_seconds=0))
+    state._run(sleep=lambda seconds: True)  # one failed attempt, then stop
+    assert state.first_load_settled() and state.served is None
+    assert _first_load(state, 300) is None  # answered at once (a hang would be 300 s)
+    assert "registry down" in state.refusal()
