@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from talentmap.contract import TABLES, column_kinds
 from talentmap.contract_parse import parse_array
+from talentmap.memory import release_unused_memory
 
 Format = Literal["csv", "parquet"]
 DATASET_FILE = "dataset.json"
@@ -316,12 +317,21 @@ class ParsedTable:
 
 
 def parse_table(table: str, raw: pa.Table) -> ParsedTable:
-    """Parse the contract columns of ``raw``; extra columns are kept untouched."""
+    """Parse the contract columns of ``raw``; extra columns are kept untouched.
+
+    Each raw column is let go as soon as it is parsed (and Arrow's pool asked to return
+    what it freed), so a large table never holds its raw text and its typed values, nor
+    the parsing's intermediate arrays, all at once: the caller should not keep ``raw``.
+    """
     kinds = column_kinds(table)
     data: dict[str, pd.Series] = {}
     problems = []
-    for name in raw.column_names:
-        column = raw.column(name)
+    n_rows = raw.num_rows
+    names = raw.column_names
+    columns = dict(zip(names, raw.columns, strict=True))
+    del raw
+    for name in names:
+        column = columns.pop(name)
         if name in kinds:
             parsed = parse_array(column, kinds[name])
             data[name] = parsed.values
@@ -339,7 +349,9 @@ def parse_table(table: str, raw: pa.Table) -> ParsedTable:
                 )
         else:
             data[name] = _extra_to_pandas(column)
-    frame = pd.DataFrame(data, index=pd.RangeIndex(raw.num_rows))
+        del column
+        release_unused_memory()
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n_rows), copy=False)
     found = pd.concat(problems, ignore_index=True) if problems else empty_problems()
     return ParsedTable(frame, found)
 

@@ -57,6 +57,9 @@ _NUMBER_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 # "3.0" is accepted for integers because exporting a nullable integer column through a
 # float (pandas does this whenever a value is missing) is the most common CSV artefact.
 _INTEGER_RE = r"^[+-]?\d{1,15}(\.0*)?$"
+# Rows parsed at a time (see parse_array): small enough that a slice's scratch arrays are
+# a few tens of MB, large enough that the per-slice overhead is negligible.
+_SLICE_ROWS = 1 << 20
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 
@@ -92,14 +95,28 @@ def parse_array(array: pa.Array | pa.ChunkedArray, kind: Kind) -> Parsed:
         arr = arr.cast(arr.type.value_type)
     if pa.types.is_null(arr.type):
         return Parsed(empty_series(kind, len(arr)), np.empty(0, np.int64), [])
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _unknown_to_null(arr.cast(pa.string()), kind)
-        typed, bad = _parse_strings(arr, kind)
-    else:
-        typed, bad = _convert_typed(arr, kind)
-    positions = _positions(bad)
-    raw = pc.cast(arr.take(positions), pa.string()).to_pylist() if positions.size else []
-    return Parsed(_to_pandas(typed, kind), positions, raw)
+    # Every kernel below works value by value, so parsing slice by slice gives the same
+    # result while the scratch arrays (a dozen per date column) stay slice-sized.
+    typed_chunks: list[pa.Array] = []
+    found: list[np.ndarray] = []
+    raw: list[str | None] = []
+    for start in range(0, max(len(arr), 1), _SLICE_ROWS):
+        part = arr.slice(start, _SLICE_ROWS)
+        if pa.types.is_string(part.type) or pa.types.is_large_string(part.type):
+            part = _unknown_to_null(part.cast(pa.string()), kind)
+            typed, bad = _parse_strings(part, kind)
+        else:
+            typed, bad = _convert_typed(part, kind)
+        typed_chunks.extend(typed.chunks if isinstance(typed, pa.ChunkedArray) else [typed])
+        typed_type = typed.type
+        positions = _positions(bad)
+        if positions.size:
+            raw.extend(pc.cast(part.take(positions), pa.string()).to_pylist())
+            found.append(positions + start)
+        del part, typed, bad
+    values = pa.chunked_array(typed_chunks, type=typed_type)
+    bad_positions = np.concatenate(found) if found else np.empty(0, np.int64)
+    return Parsed(_to_pandas(values, kind), bad_positions, raw)
 
 
 def _unknown_to_null(arr: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:

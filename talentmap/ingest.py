@@ -35,6 +35,7 @@ from talentmap.lake import (
     write_json,
     write_parquet,
 )
+from talentmap.memory import release_unused_memory
 from talentmap.policy import Policy, resolve_policy
 from talentmap.repair import InvalidSnapshotError, RepairPlan, plan_repairs
 from talentmap.validate import StepHook, ValidationReport, date_span, validate_dataset
@@ -88,11 +89,13 @@ def ingest(
     step = _sub_steps(on_step, 0.4, start=0.6)
     step(0, 1, "hashing content")
 
-    kept = plan.tables()
+    # The stored tables are built one at a time, here to hash them and below to write
+    # them, and let go at once: never a second copy of every table beside the report's.
+    kept = plan.table_names()
     quarantined = _quarantine_frames(report, plan.dropped)
     repairs = _repair_log(plan)
     now = clock or (lambda: datetime.now(UTC))
-    manifest = _manifest(report, plan, kept, quarantined, repairs, now)
+    manifest = _manifest(report, plan, quarantined, repairs, now)
     snapshot_id = snapshot_id_for(manifest)
     manifest = {"snapshot_id": snapshot_id, **manifest}
     lake = Lake(Path(lake_dir))
@@ -112,10 +115,11 @@ def ingest(
     with lake.staging() as stage:
         (stage / TABLES_DIR).mkdir()
         total = len(kept) + len(quarantined) + 2
-        for i, (table, frame) in enumerate(kept.items()):
+        for i, table in enumerate(kept):
             step(i, total, f"writing {table}")
             entry = manifest["tables"][table]
-            write_parquet(frame, table, stage / entry["file"])
+            write_parquet(plan.table(table), table, stage / entry["file"])
+            release_unused_memory()
             entry["sha256"] = file_sha256(stage / entry["file"])
         if quarantined:
             (stage / QUARANTINE_DIR).mkdir()
@@ -168,13 +172,13 @@ def _quarantine_frames(
         raw.insert(0, "_row", row_numbers(tf, positions, len(report.tables[table])))
         raw["_reasons"] = reasons.to_numpy()
         out[table] = raw.reset_index(drop=True)
+        release_unused_memory()  # the whole file was read for these few rows
     return out
 
 
 def _manifest(
     report: ValidationReport,
     plan: RepairPlan,
-    kept: dict[str, pd.DataFrame],
     quarantined: dict[str, pd.DataFrame],
     repairs: pd.DataFrame | None,
     clock: Callable[[], datetime],
@@ -182,7 +186,8 @@ def _manifest(
     summary = report.summary()
     tables = {}
     spans = []
-    for table, frame in kept.items():
+    for table in plan.table_names():
+        frame = plan.table(table)
         first, last = (d.isoformat() if d else None for d in date_span(frame, DATE_COLUMNS[table]))
         spans.extend(d for d in (first, last) if d)
         tf = report.files[table]
@@ -196,6 +201,8 @@ def _manifest(
             "source_file": tf.path.name,
             "source_sha256": file_sha256(tf.path),
         }
+        del frame
+        release_unused_memory()
     quarantine = {}
     for table, frame in quarantined.items():
         tf = report.files[table]

@@ -106,26 +106,32 @@ class RepairPlan:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The typed tables to store: repaired cells blanked, dropped rows removed."""
+        return {table: self.table(table) for table in self.table_names()}
+
+    def table_names(self) -> list[str]:
+        """The tables to store, in contract order."""
+        return [table for table in TABLES if table in self.report.tables]
+
+    def table(self, table: str) -> pd.DataFrame:
+        """One typed table to store (see ``tables``): ingest builds them one at a time.
+
+        Only a table with repairs or drops is copied; the others are the report's frames.
+        """
         repairs = self.repairs()
-        out = {}
-        for table in TABLES:
-            if table not in self.report.tables:
-                continue
-            frame = self.report.tables[table]
-            cells = repairs[repairs["table"] == table]
-            if len(cells):
-                frame = frame.copy()
-                for column, group in cells.groupby("column", sort=True):
-                    positions = np.unique(group["pos"].to_numpy(dtype=np.int64))
-                    blanked = frame[column].copy()
-                    # None is each dtype's own missing value: None, NaT, NaN or <NA>.
-                    blanked.iloc[positions] = None
-                    frame[column] = blanked
-            drop = self.dropped.get(table)
-            if drop is not None and len(drop):
-                frame = frame.drop(index=drop.index).reset_index(drop=True)
-            out[table] = frame
-        return out
+        frame = self.report.tables[table]
+        cells = repairs[repairs["table"] == table]
+        if len(cells):
+            frame = frame.copy()
+            for column, group in cells.groupby("column", sort=True):
+                positions = np.unique(group["pos"].to_numpy(dtype=np.int64))
+                blanked = frame[column].copy()
+                # None is each dtype's own missing value: None, NaT, NaN or <NA>.
+                blanked.iloc[positions] = None
+                frame[column] = blanked
+        drop = self.dropped.get(table)
+        if drop is not None and len(drop):
+            frame = frame.drop(index=drop.index).reset_index(drop=True)
+        return frame
 
     def counts(self) -> dict[str, Any]:
         """What was done, for the manifest and the command's output."""

@@ -30,6 +30,7 @@ from talentmap.contract import (
     TABLES,
 )
 from talentmap.contract_io import DatasetInfo, Finding, TableFile, scan_data_dir
+from talentmap.memory import release_unused_memory
 from talentmap.validate_checks import (
     after_snapshot,
     check_table,
@@ -256,6 +257,8 @@ def validate_dataset(data_dir: Path, *, on_step: StepHook | None = None) -> Vali
         collected.append(found)
         if frame is not None:
             tables[table] = frame
+        del frame
+        release_unused_memory()  # the next table reuses little of this one's scratch space
     snapshot, source = snapshot_date(scan.dataset, tables)
     for i, fk in enumerate(FOREIGN_KEYS, start=len(present)):
         step(i, f"checking references {fk.label}")

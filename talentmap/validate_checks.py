@@ -54,11 +54,10 @@ def check_table(tf: TableFile) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     if structural:
         return None, findings_frame(structural)
     try:
-        raw = read_raw(tf)
+        # No name keeps the raw table here: parse_table lets each column go once parsed.
+        parsed = parse_table(table, read_raw(tf))
     except UnreadableFileError as exc:
         return None, findings_frame([Finding("unreadable_file", tf.path.name, table, str(exc))])
-    parsed = parse_table(table, raw)
-    del raw
     frame = parsed.frame
     kinds = column_kinds(table)
     found = [with_messages(parsed.problems, table, kinds)]
