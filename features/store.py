@@ -337,14 +337,14 @@ def get_training_frame(
 ) -> pd.DataFrame:
     """Point-in-time ``promise`` features for (org_id, as_of) rows, in the input order.
 
-    Rows go through Feast in batches of ``features.retrieval_batch_rows``, taken in as-of
+    Rows go through Feast in batches of ``retrieval_batch`` rows, taken in as-of
     order (each batch spans few dates, so the join reads a narrow time range). Every row's
     join is independent of the others, so the batches give the same values as one call.
     Only the part of the join's memory that follows the entity rows is bounded by the
     batch: Feast's DuckDB store still reads the views' rows in each batch's time range.
     """
     store = store or open_store(settings)
-    batch = settings.features.retrieval_batch_rows
+    batch = retrieval_batch(settings, len(promise_columns()))
     if len(entity_df) <= batch:
         return _training_frame(store, entity_df)
     entity_df = entity_df.reset_index(drop=True)
@@ -358,6 +358,18 @@ def get_training_frame(
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     return frame.iloc[back].reset_index(drop=True)
+
+
+def retrieval_batch(settings: Settings, n_columns: int) -> int:
+    """Entity rows per Feast call: ``retrieval_batch_rows`` if set, else sized by cells.
+
+    The join's memory follows rows × feature columns, so without an explicit row count
+    the batch is ``retrieval_batch_cells // n_columns`` rows (at least one).
+    """
+    rows = settings.features.retrieval_batch_rows
+    if rows is not None:
+        return rows
+    return max(1, settings.features.retrieval_batch_cells // max(1, n_columns))
 
 
 def _training_frame(store: FeatureStore, entity_df: pd.DataFrame) -> pd.DataFrame:

@@ -108,6 +108,13 @@ class Snapshot:
     snapshot_id: str
     snapshot_date: date
     tables: dict[str, pd.DataFrame]
+    # Every table of the snapshot, when ``tables`` holds fewer (``snapshot_slim``); empty:
+    # the keys of ``tables``.
+    table_names: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        """The snapshot's tables, sorted (what the lineage records)."""
+        return tuple(sorted(self.table_names or self.tables))
 
 
 @dataclass
@@ -331,7 +338,7 @@ def _lineage_block(snapshot: Snapshot, features: Sequence[str]) -> dict[str, Any
     return {
         "snapshot_id": snapshot.snapshot_id,
         "snapshot_date": snapshot.snapshot_date.isoformat(),
-        "tables": sorted(snapshot.tables),
+        "tables": list(snapshot.names()),
         "feature_service": SERVICE_NAME,
         "features": list(features),
     }

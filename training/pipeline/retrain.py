@@ -222,6 +222,7 @@ def _retrain_locked(
     from talentmap.features import store as feature_store
     from talentmap.optouts import opt_outs_fingerprint
     from talentmap.training.pipeline.backtest import build_features, load_snapshot
+    from talentmap.training.pipeline.snapshot_slim import release_freed_memory, slim_snapshot
     from talentmap.training.pipeline.train import train
     from talentmap.training.tracking.registry import promote
     from talentmap.training.tracking.target import resolve_target
@@ -269,6 +270,10 @@ def _retrain_locked(
 
         step = "train"
         begin(step)
+        # The features are built: from here on the chain reads a few columns of a few
+        # tables (``snapshot_slim``), so the full tables are let go before the fit.
+        snapshot = slim_snapshot(snapshot)
+        release_freed_memory()
         out_dir = settings.path(settings.retrain.runs_dir) / version_dir.name
         # `train` registers the challenger (after the budgeted search, if any); the
         # fingerprint tag lets the next run skip.
