@@ -55,7 +55,7 @@ def test_chunked_build_logs_every_family_and_chunk(caplog: pytest.LogCaptureFixt
     for family in ORG_LOCAL & set(BUILDERS):
         assert [chunk for f, chunk in logged if f == family] == list(range(1, chunks + 1))
     assert {family for family, _ in logged} == set(BUILDERS)
-    assert all(r.duration_s >= 0 and r.rows >= 0 for r in records)
+    assert all(r.duration_s >= 0 and r.cpu_s >= 0 and r.rows >= 0 for r in records)
 
 
 @pytest.mark.e2e
