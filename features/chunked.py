@@ -177,7 +177,7 @@ def _log_step(
         seconds,
         cpu,
         extra={
-            "step": "features build",
+            "progress": "features build",  # not "step": step lines end a retrain step
             "family": family,
             "chunk": None if chunk is None else chunk + 1,
             "chunks": chunks,
