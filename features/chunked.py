@@ -23,6 +23,8 @@ file, they are ``build.build_feature_tables``'s table, row for row
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 
@@ -35,6 +37,8 @@ from talentmap.features.family_network import iter_coinvestors, iter_program_coh
 from talentmap.features.prepare import Prepared, prepare
 from talentmap.features.spark_build import ORG_LOCAL
 from talentmap.settings.training import PromiseRules
+
+logger = logging.getLogger(__name__)
 
 ChunkBuilder = Callable[[Prepared, Sequence[Sequence[str] | None]], Iterator[pd.DataFrame]]
 CHUNKED: dict[str, ChunkBuilder] = {
@@ -103,26 +107,85 @@ def iter_chunks(
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise ValueError(f"required tables missing: {', '.join(missing)}")
+    started = _clock()
     chunks = org_chunks(tables, chunk_orgs)
     whole = prepare(tables, snapshot_date, rules)
+    n_orgs = sum(len(chunk) for chunk in chunks)
+    _log_step("prepared", None, None, len(chunks), n_orgs, started)
     if len(chunks) <= 1:  # a small world: nothing to cut
         for family, builder in BUILDERS.items():
-            yield family, finalize(builder(whole), family, whole.snapshot)
+            started = _clock()
+            frame = finalize(builder(whole), family, whole.snapshot)
+            _log_step("built", family, None, 1, len(frame), started)
+            yield family, frame
         return
     local = [family for family in BUILDERS if family in ORG_LOCAL]
-    for part in _chunk_tables(tables, chunks):
+    for index, part in enumerate(_chunk_tables(tables, chunks)):
+        started = _clock()
         prepared = prepare(part, snapshot_date, rules)
+        _log_step("prepared", None, index, len(chunks), len(chunks[index]), started)
         for family in local:
-            yield family, finalize(BUILDERS[family](prepared), family, prepared.snapshot)
+            started = _clock()
+            frame = finalize(BUILDERS[family](prepared), family, prepared.snapshot)
+            _log_step("built", family, index, len(chunks), len(frame), started)
+            yield family, frame
         del prepared, part
     for family, builder in BUILDERS.items():
         if family in ORG_LOCAL:
             continue
+        started = _clock()
         if family in CHUNKED:
-            for frame in CHUNKED[family](whole, chunks):
-                yield family, finalize(frame, family, whole.snapshot)
+            for index, raw in enumerate(CHUNKED[family](whole, chunks)):
+                frame = finalize(raw, family, whole.snapshot)
+                _log_step("built", family, index, len(chunks), len(frame), started)
+                yield family, frame
+                started = _clock()
         else:
-            yield family, finalize(builder(whole), family, whole.snapshot)
+            frame = finalize(builder(whole), family, whole.snapshot)
+            _log_step("built", family, None, 1, len(frame), started)
+            yield family, frame
+
+
+def _clock() -> tuple[float, float]:
+    """Wall and CPU seconds now: on a shared machine the CPU time is the cost of a step."""
+    return time.perf_counter(), time.process_time()
+
+
+def _log_step(
+    what: str,
+    family: str | None,
+    chunk: int | None,
+    chunks: int,
+    rows: int,
+    started: tuple[float, float],
+) -> None:
+    """One progress line of the build (issue 10: at a million organisations it runs for
+    minutes, and the operator and the retrain log should see it move). ``prepared``
+    counts organisations, ``built`` a family's rows; a chunk is numbered from 1."""
+    seconds = round(time.perf_counter() - started[0], 3)
+    cpu = round(time.process_time() - started[1], 3)
+    part = "" if chunk is None else f" chunk {chunk + 1}/{chunks}"
+    if what == "prepared" and chunk is None:
+        message = f"feature build: {rows:,} organisations in {chunks} chunks, prepared"
+    elif what == "prepared":
+        message = f"feature build:{part}: {rows:,} organisations prepared"
+    else:
+        message = f"feature build: {family}{part}: {rows:,} rows"
+    logger.info(
+        "%s in %.1f s (CPU %.1f s)",
+        message,
+        seconds,
+        cpu,
+        extra={
+            "progress": "features build",  # not "step": step lines end a retrain step
+            "family": family,
+            "chunk": None if chunk is None else chunk + 1,
+            "chunks": chunks,
+            "rows": rows,
+            "duration_s": seconds,
+            "cpu_s": cpu,
+        },
+    )
 
 
 def iter_tables_chunked(

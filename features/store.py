@@ -296,8 +296,16 @@ def materialize(settings: Settings, end: datetime | date) -> FeatureStore:
     store = open_store(settings)
     end_utc = to_utc([end]).iloc[0].to_pydatetime()
     chunk = settings.features.materialize_batch_rows
-    load_online(store, settings.feature_tables_dir, end_utc, chunk)
+    load_online(store, settings.feature_tables_dir, end_utc, chunk, online_views())
     return store
+
+
+def online_views() -> set[str]:
+    """The feature views ``get_online_features`` reads (the ``promise`` service, the
+    on-demand views' inputs and the links): the only ones worth loading online. A person's
+    research counts (``person_research``) are read by no online path, so personal data
+    stays out of the online store too."""
+    return {ref.split(":", 1)[0] for ref in [*_online_refs(), *_link_refs()]}
 
 
 def promise_columns() -> list[str]:

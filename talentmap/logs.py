@@ -229,6 +229,50 @@ def structured_output(command: str, *, json_lines: bool | None = None) -> Iterat
         handler.flush()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is at each record (rich's live display
+    swaps it while a spinner runs, so the lines print above the spinner)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+@contextmanager
+def text_progress(active: bool, names: tuple[str, ...] = ("talentmap",)) -> Iterator[None]:
+    """Readable progress lines (``HH:MM:SS message``) on stderr from these loggers' INFO
+    records, for the time of the block, when ``active`` (text mode: in JSON mode
+    ``structured_output`` already writes them as JSON lines).
+
+    Long commands (``features build``, ``features materialize``, ``retrain``) log a line
+    per step, family or chunk; without a handler those records would be dropped.
+    """
+    if not active:
+        yield
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    handler.setLevel(logging.INFO)
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # the root's handlers (if any) would print it twice
+    try:
+        yield
+    finally:
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        handler.flush()
+
+
 def json_handlers_for(names: tuple[str, ...], command: str) -> None:
     """Give the handlers of these loggers (and the root's) the JSON format.
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from talentmap import logs
 from talentmap.features.commands.shared import console, parse_day, spinner
 from talentmap.settings import get_settings
 
@@ -21,7 +22,10 @@ def materialize(
 
     settings = get_settings()
     until = parse_day(end)
-    with spinner() as progress:
-        progress.add_task(f"Materializing up to {until.date()}", total=None)
-        feature_store.materialize(settings, until)
-    console.print(f"Online store ready in {settings.feature_store_dir}")
+    # A line per view (JSON lines when redirected, text on a terminal or with
+    # TALENTMAP_LOG_FORMAT=text): at a million organisations the load takes minutes.
+    with logs.structured_output("features materialize") as structured:
+        with logs.text_progress(not structured), spinner() as progress:
+            progress.add_task(f"Materializing up to {until.date()}", total=None)
+            feature_store.materialize(settings, until)
+        console.print(f"Online store ready in {settings.feature_store_dir}")

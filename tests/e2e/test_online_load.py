@@ -51,3 +51,33 @@ def test_online_features_equal_feasts_own_materialization(tmp_path: Path, end: d
         got = store.get_online_features(ours, orgs, when)
         pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=str(when))
         assert got.drop(columns=["org_id", "as_of"]).notna().any().any()
+
+
+@pytest.mark.e2e
+def test_only_the_views_read_online_are_written(tmp_path: Path) -> None:
+    """Feast writes one row per value, so the load skips views no online read asks for:
+    a person's research counts are in Feast's own materialization, not in ours, and every
+    view ``get_online_features`` reads is (its values served, as checked above)."""
+    world = random_world(120, 9)
+    tables = build_feature_tables(world, SNAPSHOT)
+    end = datetime(2025, 12, 31, tzinfo=UTC)
+    feast_home = _home(tmp_path / "feast", tables, 1000)
+    ours = _home(tmp_path / "ours", tables, 1000)
+    store.open_store(feast_home).materialize(
+        start_date=datetime(1970, 1, 1, tzinfo=UTC), end_date=end
+    )
+    store.materialize(ours, end)
+
+    assert "person_research" not in store.online_views()
+    assert {"funding", "links", "market", "round_pool"} <= store.online_views()
+    people = tables["person_research"]["person_id"].astype(str).unique().tolist()
+    assert people, "the world should have persons with research"
+    ref = ["person_research:person_n_papers"]
+    rows = [{"person_id": person} for person in people]
+
+    def read(settings: Settings) -> list[object]:
+        online = store.open_store(settings).get_online_features(features=ref, entity_rows=rows)
+        return online.to_dict()["person_n_papers"]
+
+    assert any(value is not None for value in read(feast_home))
+    assert all(value is None for value in read(ours))

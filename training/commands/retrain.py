@@ -63,7 +63,7 @@ def retrain_command(
     settings = get_settings().with_policy(policy)
     data_dir = data or settings.path(settings.retrain.data_dir)
     budget = settings.retrain.tune_budget_seconds if tune_budget is None else tune_budget
-    with logs.structured_output("retrain") as structured:
+    with logs.structured_output("retrain") as structured, logs.text_progress(not structured):
         if structured:
             _retrain_logged(settings, data_dir, force, debug, budget)
         else:
