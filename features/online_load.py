@@ -83,6 +83,11 @@ def load_online(
                 store.write_to_online_store(name, chunk)
             rows += len(chunk)
         written += rows
+        # Recorded as Feast's own materialize records it, so `feast materialize-incremental`
+        # and the registry's readers know what the online store holds, and up to when.
+        store.registry.apply_materialization(
+            store.get_feature_view(name), store.project, end - spec.ttl, end
+        )
         # One line per view: at a million organisations the whole load takes minutes,
         # and the operator (and the retrain log) should see it move.
         logger.info(

@@ -52,6 +52,16 @@ def test_online_features_equal_feasts_own_materialization(tmp_path: Path, end: d
         pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=str(when))
         assert got.drop(columns=["org_id", "as_of"]).notna().any().any()
 
+    # The registry records what was loaded, as after Feast's own materialize, so
+    # `feast materialize-incremental` would start where this load ended.
+    recorded = {
+        view.name: view.most_recent_end_time
+        for view in store.open_store(ours).list_batch_feature_views()
+    }
+    loaded = store.online_views() & set(recorded)  # the batch views read online
+    assert loaded and {name for name, when in recorded.items() if when is not None} == loaded
+    assert {recorded[name] for name in loaded} == {end}
+
 
 @pytest.mark.e2e
 def test_only_the_views_read_online_are_written(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ from talentmap.features.store import (
 )
 from talentmap.ingest import ingest
 from talentmap.lake import Lake
+from talentmap.memory import release_unused_memory
 from talentmap.optouts import apply_settings_opt_outs
 from talentmap.settings import Settings
 from talentmap.settings.model import ModelConfig
@@ -150,13 +151,16 @@ class BacktestResult:
 
 def load_snapshot(settings: Settings, data_dir: Path) -> Snapshot:
     """Ingest ``data_dir`` into the settings' lake (no-op if already there) and load it."""
-    result = ingest(Path(data_dir), settings.lake_dir, policy=settings.lake.policy)
+    snapshot_id = ingest(Path(data_dir), settings.lake_dir, policy=settings.lake.policy).snapshot_id
+    # Only the id is kept: the ingest result's report holds every typed table, and at a
+    # million organisations holding it while the snapshot is read back costs gigabytes.
+    release_unused_memory()
     lake = Lake(settings.lake_dir)
-    tables = lake.load(result.snapshot_id)
-    ref = lake.get(result.snapshot_id)
+    tables = lake.load(snapshot_id)
+    ref = lake.get(snapshot_id)
     snapshot_date = ref.snapshot_date or latest_date(tables)
     # Opted-out persons' rows go before anything is built (lake table ∪ forget register).
-    return Snapshot(result.snapshot_id, snapshot_date, apply_settings_opt_outs(tables, settings))
+    return Snapshot(snapshot_id, snapshot_date, apply_settings_opt_outs(tables, settings))
 
 
 def build_features(settings: Settings, snapshot: Snapshot) -> FeatureStore:

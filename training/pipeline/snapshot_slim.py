@@ -22,9 +22,6 @@ checks the training rows, metrics and predictions against the full tables.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 from collections.abc import Mapping
 
 import pandas as pd
@@ -102,23 +99,3 @@ def slim_snapshot(snapshot: Snapshot) -> Snapshot:
         slim_tables(snapshot.tables),
         table_names=snapshot.names(),
     )
-
-
-def release_freed_memory() -> None:
-    """Collect, then hand the C heap's free pages back to the system (glibc only).
-
-    Dropping the full tables frees their memory inside the process, but glibc keeps freed
-    heap pages mapped (large pandas arrays land on the heap once its mmap threshold has
-    grown), so the process's resident size would stay that of the full snapshot: at
-    100,000 organisations 620 MB held before, 590 MB after slimming without this, 300 MB
-    with it. ``malloc_trim(0)`` returns them. Elsewhere (musl, macOS) it does nothing.
-    """
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
