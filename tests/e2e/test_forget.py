@@ -38,7 +38,7 @@ from typer.testing import CliRunner
 
 from talentmap.app.cli import app as talentmap_app
 from talentmap.features import cli as feature_commands
-from talentmap.features.store import get_online_features, open_store
+from talentmap.features.store import get_online_features
 from talentmap.lake import Lake
 from talentmap.optouts import read_register, register_path
 from talentmap.serving.commands import shortlist as shortlist_commands
@@ -168,11 +168,9 @@ def test_forget_an_org_and_a_founder(server: Server) -> None:
     stored = online.drop(columns=["org_id", "as_of"])
     assert stored.iloc[0].isna().all(), stored.iloc[0][stored.iloc[0].notna()]
     assert stored.iloc[1].notna().any()  # the other company is still there
-    store = open_store(settings)
-    person_view = store.get_online_features(
-        features=["person_research:person_n_papers"], entity_rows=[{"person_id": person}]
-    ).to_dict()
-    assert person_view["person_n_papers"] == [None]
+    # Persons' own view (person_research) is read by no online request, so the online
+    # load does not write it (tests/e2e/test_online_load.py); the forgotten person's
+    # rows are checked in its offline table below.
 
     # ---- the register has the lines, and the next start applies them
     register = read_register(register_path(settings))
